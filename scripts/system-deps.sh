@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the test suite and benchmark use as real peers: Prometheus (scrapes
+# /metrics in the metrics test) and wrk (load generator for `make bench`).
+# Installs what is missing when run as root; otherwise says what to install.
+set -euo pipefail
+need=()
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${need[*]} (install with: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The Debian package starts a system Prometheus on :9090 where systemd runs; tests start
+# their own on a free port, so the system one is not needed.

@@ -1,0 +1,1 @@
+"""HTTP blueprints; each only parses requests and shapes responses."""

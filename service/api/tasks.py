@@ -1,0 +1,35 @@
+"""Task verbs on TF Serving's model URLs: ``:classify``, ``:forecast``, ``:detect``.
+
+Request ``{"instances": [...], <task options>}``; response ``{"model_spec": {...},
+"results": [one entry per instance]}``. ``:classify`` answers in TF Serving's shape
+(``results`` of ``[label, score]`` pairs), so existing classify clients parse it.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from service import tasks
+from service.codecs.json_body import parse_json_object
+from service.http import json_response
+
+
+def _task_view(adapter):
+    def view(url):
+        serving = current_app.extensions["serving"]
+        body = parse_json_object(request.get_data())
+        model = serving.inference.resolve(url.name, url.version, url.label)
+        results = adapter(serving.inference, model, body)
+        return json_response({"model_spec": {"name": model.name,
+                                             "version": str(model.version)},
+                              "results": results})
+
+    return view
+
+
+# verb -> view, dispatched by the v1 model-URL route.
+TASK_VERBS = {
+    "classify": _task_view(tasks.classify),
+    "forecast": _task_view(tasks.forecast),
+    "detect": _task_view(tasks.detect),
+}

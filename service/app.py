@@ -1,0 +1,64 @@
+"""The application factory: the only way a Flask app of this service comes to exist."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask
+
+from service import http
+from service.batching import BatchingOptions
+from service.inference import InferenceService
+from service.logs import configure_logging
+from service.repository import ModelRepository
+from service.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Serving:
+    """Objects shared by the views, reached through ``current_app.extensions["serving"]``."""
+
+    settings: Settings
+    repository: ModelRepository
+    inference: InferenceService
+
+
+def configure_tensorflow(settings: Settings) -> None:
+    """Thread pools sized so workers x intra-op threads ~ cores (no oversubscription)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(settings.intra_op_threads())
+        tf.config.threading.set_inter_op_parallelism_threads(settings.tf_inter_op_threads)
+    except RuntimeError:  # already initialised in this process (tests build several apps)
+        pass
+
+
+def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask:
+    """Build the app; ``start`` begins loading models in the background at once."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    configure_tensorflow(settings)
+    batching = BatchingOptions(
+        max_batch_size=settings.max_batch_size,
+        batch_timeout_micros=settings.batch_timeout_micros,
+        max_enqueued_batches=settings.max_enqueued_batches)
+    repository = ModelRepository(settings.model_repository,
+                                 settings.resolved_repository_config(), batching,
+                                 settings.poll_interval_s)
+    serving = Serving(settings, repository,
+                      InferenceService(repository, settings.request_timeout_s))
+
+    app = Flask(__name__)
+    app.extensions["serving"] = serving
+    http.install(app, settings.max_request_bytes)
+    from service.api import ops, rest_v1
+
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(rest_v1.bp)
+    if start:
+        repository.start()
+    return app

@@ -1,0 +1,1 @@
+"""Wire formats <-> numpy: each codec only parses and shapes, never infers."""

@@ -1,0 +1,46 @@
+"""gunicorn configuration, derived from the one Settings object.
+
+``gthread`` workers; each worker builds the app (and loads its models) after fork, never
+with ``--preload``, because TensorFlow's runtime does not survive a fork. The Prometheus
+multiprocess directory is created fresh by the master before any worker starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from service.settings import load_settings
+
+_settings = load_settings()
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
+        _settings.metrics_dir or tempfile.mkdtemp(prefix="serving-metrics-"))
+
+bind = [f"{_settings.host}:{_settings.rest_port}"]
+workers = _settings.workers
+worker_class = "gthread"
+threads = _settings.threads
+timeout = _settings.worker_timeout_s
+graceful_timeout = 30
+keepalive = 75  # above common load balancer idle timeouts, so they close first
+preload_app = False
+control_socket_disable = True  # several servers may run on one host (tests, benchmarks)
+accesslog = None  # the app logs one JSON line per request itself
+loglevel = _settings.log_level.lower()
+wsgi_app = "service:create_app()"
+
+
+def on_starting(server) -> None:
+    # Wiped at start, as prometheus_client's multiprocess docs require.
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    from service.metrics import mark_dead
+
+    mark_dead(worker.pid)

@@ -1,0 +1,173 @@
+"""One loaded model version: its SavedModel signatures, card, batchers and warm-up."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from service.batching import Batcher, BatchingOptions
+from service.errors import InvalidInput, ServingError
+from service.signature import TF_TO_NUMPY, TensorSpec, validate_inputs
+from training.card import CARD_FILE, ModelCard
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def is_complete_version(path: Path) -> bool:
+    """A version directory the server may load (TF Serving's rule: a numeric directory
+    holding ``saved_model.pb`` or ``saved_model.pbtxt``)."""
+    return path.name.isdigit() and (
+        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file())
+
+
+def read_signature_defs(path: Path):
+    """The SignatureDef protos of a SavedModel's serving MetaGraph, as TF Serving reads them."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((path / "saved_model.pb").read_bytes())
+    for meta_graph in saved.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return dict(meta_graph.signature_def)
+    return dict(saved.meta_graphs[0].signature_def)
+
+
+def _specs(tensor_infos) -> dict[str, TensorSpec]:
+    specs = {}
+    for name, info in tensor_infos.items():
+        shape = None if info.tensor_shape.unknown_rank else tuple(
+            None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
+        specs[name] = TensorSpec(name, TF_TO_NUMPY.get(info.dtype, np.dtype(object)), shape,
+                                 info.dtype)
+    return specs
+
+
+@dataclass
+class Signature:
+    """A callable signature with validated specs and (if batchable) a dynamic batcher."""
+
+    name: str
+    inputs: dict[str, TensorSpec]
+    outputs: dict[str, TensorSpec]
+    method_name: str
+    call: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    batcher: Batcher | None = None
+
+    @property
+    def batchable(self) -> bool:
+        return all(s.batched for s in (*self.inputs.values(), *self.outputs.values()))
+
+    def run(self, inputs: dict[str, np.ndarray], timeout: float | None = None
+            ) -> dict[str, np.ndarray]:
+        """Validate and run; rows from concurrent requests share one model call."""
+        arrays = validate_inputs(self.inputs, inputs)
+        if self.batcher is not None:
+            return self.batcher.submit(arrays, timeout=timeout)
+        return self.call(arrays)
+
+
+@dataclass
+class ServedModel:
+    """A loaded, warmed-up version. Immutable once published; dropped when unloaded."""
+
+    name: str
+    version: int
+    path: Path
+    card: ModelCard | None
+    signature_defs: dict
+    signatures: dict[str, Signature]
+    loaded_at: float = field(default_factory=time.time)
+    _saved_model: object = None
+
+    def signature(self, name: str | None) -> Signature:
+        name = name or DEFAULT_SIGNATURE
+        try:
+            return self.signatures[name]
+        except KeyError:
+            raise InvalidInput(
+                f"signature '{name}' not found in model '{self.name}' version {self.version}; "
+                f"available: {sorted(self.signatures)}") from None
+
+    def close(self) -> None:
+        for sig in self.signatures.values():
+            if sig.batcher is not None:
+                sig.batcher.close(drain=True)
+
+
+def load_version(name: str, version: int, path: Path, batching: BatchingOptions | None,
+                 observer_factory=None) -> ServedModel:
+    """Load, wrap and warm up one version. Raises on any failure (nothing is published)."""
+    import tensorflow as tf
+
+    card = ModelCard.read(path) if (path / CARD_FILE).exists() else None
+    defs = read_signature_defs(path)
+    loaded = tf.saved_model.load(str(path), tags=["serve"])
+    signatures = {}
+    for sig_name, sig_def in defs.items():
+        if sig_name.startswith("__") or sig_name not in loaded.signatures:
+            continue
+        fn = loaded.signatures[sig_name]
+        signature = Signature(sig_name, _specs(sig_def.inputs), _specs(sig_def.outputs),
+                              sig_def.method_name, _caller(fn))
+        if batching is not None and signature.batchable:
+            observer = observer_factory(name, version) if observer_factory else None
+            signature.batcher = Batcher(signature.call, batching, name=f"{name}/{version}",
+                                        observer=observer)
+        signatures[sig_name] = signature
+    if not signatures:
+        raise ValueError("the SavedModel has no callable signatures")
+    model = ServedModel(name, version, path, card, defs, signatures, _saved_model=loaded)
+    try:
+        warm_up(model)
+    except BaseException:
+        model.close()
+        raise
+    return model
+
+
+def _caller(fn) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    import tensorflow as tf
+
+    def call(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+            raise InvalidInput(f"the model rejected the input: {_first_line(exc)}") from exc
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    return call
+
+
+def _first_line(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+
+
+def example_inputs(signature: Signature, rows: int = 1) -> dict[str, np.ndarray]:
+    """A request built from the input specs (variable dims as 1): used for warm-up."""
+    inputs = {}
+    for name, spec in signature.inputs.items():
+        shape = tuple(rows if i == 0 and d is None else (d or 1)
+                      for i, d in enumerate(spec.shape or (rows,)))
+        if spec.is_string:
+            inputs[name] = np.full(shape, b"warm up", dtype=object)
+        else:
+            inputs[name] = np.zeros(shape, dtype=spec.dtype)
+    return inputs
+
+
+def warm_up(model: ServedModel) -> None:
+    """Run every signature once so the first client request pays no tracing or allocation."""
+    for signature in model.signatures.values():
+        try:
+            signature.run(example_inputs(signature))
+        except ServingError as exc:
+            raise RuntimeError(f"warm-up of signature '{signature.name}' failed: "
+                               f"{exc.message}") from exc
