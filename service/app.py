@@ -45,20 +45,35 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     batching = BatchingOptions(
         max_batch_size=settings.max_batch_size,
         batch_timeout_micros=settings.batch_timeout_micros,
-        max_enqueued_batches=settings.max_enqueued_batches)
-    repository = ModelRepository(settings.model_repository,
-                                 settings.resolved_repository_config(), batching,
-                                 settings.poll_interval_s)
-    serving = Serving(settings, repository,
-                      InferenceService(repository, settings.request_timeout_s))
+        max_enqueued_batches=settings.max_enqueued_batches,
+    )
+    repository = ModelRepository(
+        settings.model_repository,
+        settings.resolved_repository_config(),
+        batching,
+        settings.poll_interval_s,
+    )
+    serving = Serving(
+        settings, repository, InferenceService(repository, settings.request_timeout_s)
+    )
 
     app = Flask(__name__)
     app.extensions["serving"] = serving
     http.install(app, settings.max_request_bytes)
-    from service.api import ops, rest_v1
+    from service.api import ops, rest_v1, rest_v2
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(rest_v1.bp)
+    app.register_blueprint(rest_v2.bp)
     if start:
         repository.start()
+        # Under gunicorn this runs before the worker accepts connections: waiting for the
+        # first scan means a (re)started worker never takes traffic it would answer with
+        # 503, as TF Serving loads its models before it opens its ports. The wait is bounded
+        # below the worker timeout; a model still loading after it is reported by /readyz.
+        repository.scanned.wait(settings.worker_timeout_s * 0.8)
+        if settings.grpc_port:
+            from service import grpc_server
+
+            app.extensions["grpc"] = grpc_server.start(serving)  # stops itself at exit
     return app

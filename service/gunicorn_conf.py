@@ -17,7 +17,8 @@ _settings = load_settings()
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
-        _settings.metrics_dir or tempfile.mkdtemp(prefix="serving-metrics-"))
+        _settings.metrics_dir or tempfile.mkdtemp(prefix="serving-metrics-")
+    )
 
 bind = [f"{_settings.host}:{_settings.rest_port}"]
 workers = _settings.workers

@@ -21,13 +21,11 @@ from service.inference import CURRENT_MODEL
 log = logging.getLogger("service.access")
 
 # Blueprint name -> the ``api`` label of metrics and logs.
-API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "tasks": "task",
-                    "ops": "ops"}
+API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "tasks": "task", "ops": "ops"}
 
 
 def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(dumps(payload), status=status, mimetype="application/json",
-                    headers=headers)
+    return Response(dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
 def error_response(message: str, status: int) -> Response:
@@ -49,12 +47,16 @@ def install(app: Flask, max_request_bytes: int) -> None:
         g.in_flight = True
         length = request.content_length
         if length is not None and length > max_request_bytes:
-            raise PayloadTooLarge(f"request body of {length} bytes exceeds the limit of "
-                                  f"{max_request_bytes} bytes")
+            raise PayloadTooLarge(
+                f"request body of {length} bytes exceeds the limit of {max_request_bytes} bytes"
+            )
 
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        model, version = CURRENT_MODEL.get()
+        if version:  # which version answered: visible to clients during rollouts
+            response.headers["X-Model-Version"] = f"{model}/{version}"
         _observe(response)
         return response
 
@@ -71,18 +73,21 @@ def install(app: Flask, max_request_bytes: int) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         if exc.code == 413:
-            return error_response(f"request body exceeds the limit of {max_request_bytes} "
-                                  "bytes", 413)
-        message = {404: f"no such endpoint: {request.method} {request.path}",
-                   405: f"method {request.method} is not allowed on {request.path}"}.get(
-            exc.code or 500, exc.description or "error")
+            return error_response(
+                f"request body exceeds the limit of {max_request_bytes} bytes", 413
+            )
+        message = {
+            404: f"no such endpoint: {request.method} {request.path}",
+            405: f"method {request.method} is not allowed on {request.path}",
+        }.get(exc.code or 500, exc.description or "error")
         return error_response(message, exc.code or 500)
 
     @app.errorhandler(Exception)
     def _internal(exc: Exception) -> Response:
         log.exception("unhandled error", extra={"request_id": getattr(g, "request_id", "")})
-        return error_response("internal error; see the server log for request id "
-                              f"{getattr(g, 'request_id', '')}", 500)
+        return error_response(
+            f"internal error; see the server log for request id {getattr(g, 'request_id', '')}", 500
+        )
 
 
 def _observe(response: Response) -> None:
@@ -91,14 +96,28 @@ def _observe(response: Response) -> None:
     elapsed = time.perf_counter() - g.started
     model, version = CURRENT_MODEL.get()
     status = str(response.status_code)
-    metrics.REQUESTS.labels(model, version, g.api, g.endpoint, status).inc()
-    metrics.REQUEST_LATENCY.labels(model, g.api, g.endpoint).observe(elapsed)
-    if request.content_length:
-        metrics.REQUEST_SIZE.labels(g.api).observe(request.content_length)
-    if response.content_length is not None:
-        metrics.RESPONSE_SIZE.labels(g.api).observe(response.content_length)
+    metrics.observe_request(
+        g.api,
+        g.endpoint,
+        status,
+        model,
+        version,
+        elapsed,
+        request.content_length,
+        response.content_length,
+    )
     if g.api != "ops" or response.status_code >= 400:
-        log.info("request", extra={
-            "request_id": g.request_id, "method": request.method, "path": request.path,
-            "status": response.status_code, "model": model, "version": version,
-            "api": g.api, "endpoint": g.endpoint, "latency_ms": round(elapsed * 1000, 3)})
+        log.info(
+            "request",
+            extra={
+                "request_id": g.request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "model": model,
+                "version": version,
+                "api": g.api,
+                "endpoint": g.endpoint,
+                "latency_ms": round(elapsed * 1000, 3),
+            },
+        )

@@ -20,7 +20,8 @@ from service.served_model import ServedModel, Signature
 # (model name, version) of the request being served on this thread, read by the metrics
 # and logging layer after the transport has answered.
 CURRENT_MODEL: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
-    "current_model", default=("", ""))
+    "current_model", default=("", "")
+)
 
 
 @dataclass
@@ -50,8 +51,9 @@ class InferenceService:
         self.repository = repository
         self.request_timeout_s = request_timeout_s
 
-    def resolve(self, name: str, version: int | None = None, label: str | None = None
-                ) -> ServedModel:
+    def resolve(
+        self, name: str, version: int | None = None, label: str | None = None
+    ) -> ServedModel:
         model = self.repository.get(name, version, label)
         CURRENT_MODEL.set((model.name, str(model.version)))
         return model
@@ -65,8 +67,9 @@ class InferenceService:
         if request.outputs is not None:
             unknown = sorted(set(request.outputs) - set(signature.outputs))
             if unknown:
-                raise InvalidInput(f"unknown output(s) {unknown}; the signature has "
-                                   f"{sorted(signature.outputs)}")
+                raise InvalidInput(
+                    f"unknown output(s) {unknown}; the signature has {sorted(signature.outputs)}"
+                )
         outputs = signature.run(request.inputs, timeout=self.request_timeout_s)
         if request.outputs is not None:
             outputs = {name: outputs[name] for name in request.outputs}

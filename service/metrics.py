@@ -21,43 +21,102 @@ from prometheus_client import (
     multiprocess,
 )
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
-                   0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 SIZE_BUCKETS = tuple(float(4**i) for i in range(3, 14))  # 64 B .. 64 MiB
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 REQUESTS = Counter(
-    "serving_requests_total", "Requests answered, by model, version, API, endpoint and status.",
-    ["model", "version", "api", "endpoint", "status"])
+    "serving_requests_total",
+    "Requests answered, by model, version, API, endpoint and status.",
+    ["model", "version", "api", "endpoint", "status"],
+)
 REQUEST_LATENCY = Histogram(
-    "serving_request_duration_seconds", "Wall time from request received to response ready.",
-    ["model", "api", "endpoint"], buckets=LATENCY_BUCKETS)
+    "serving_request_duration_seconds",
+    "Wall time from request received to response ready.",
+    ["model", "api", "endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
 INFERENCE_LATENCY = Histogram(
-    "serving_inference_duration_seconds", "Time of one model call (one batch).",
-    ["model", "version"], buckets=LATENCY_BUCKETS)
+    "serving_inference_duration_seconds",
+    "Time of one model call (one batch).",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
 REQUEST_SIZE = Histogram(
-    "serving_request_size_bytes", "Request body size.", ["api"], buckets=SIZE_BUCKETS)
+    "serving_request_size_bytes", "Request body size.", ["api"], buckets=SIZE_BUCKETS
+)
 RESPONSE_SIZE = Histogram(
-    "serving_response_size_bytes", "Response body size.", ["api"], buckets=SIZE_BUCKETS)
+    "serving_response_size_bytes", "Response body size.", ["api"], buckets=SIZE_BUCKETS
+)
 IN_FLIGHT = Gauge(
-    "serving_requests_in_flight", "Requests being processed.", ["api"],
-    multiprocess_mode="livesum")
+    "serving_requests_in_flight", "Requests being processed.", ["api"], multiprocess_mode="livesum"
+)
 BATCH_SIZE = Histogram(
-    "serving_batch_size_rows", "Rows per model call after dynamic batching (before padding).",
-    ["model", "version"], buckets=BATCH_BUCKETS)
+    "serving_batch_size_rows",
+    "Rows per model call after dynamic batching (before padding).",
+    ["model", "version"],
+    buckets=BATCH_BUCKETS,
+)
 BATCH_QUEUE_WAIT = Histogram(
-    "serving_batch_queue_wait_seconds", "Time the oldest row of a batch waited in the queue.",
-    ["model", "version"], buckets=LATENCY_BUCKETS)
+    "serving_batch_queue_wait_seconds",
+    "Time the oldest row of a batch waited in the queue.",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
 MODEL_LOADS = Counter(
-    "serving_model_load_attempts_total", "Model version load attempts.", ["model"])
+    "serving_model_load_attempts_total", "Model version load attempts.", ["model"]
+)
 MODEL_LOAD_FAILURES = Counter(
-    "serving_model_load_failures_total", "Model version loads that failed.", ["model"])
+    "serving_model_load_failures_total", "Model version loads that failed.", ["model"]
+)
 MODEL_LOAD_LATENCY = Histogram(
-    "serving_model_load_duration_seconds", "Load + validation + warm-up time of a version.",
-    ["model"], buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120))
+    "serving_model_load_duration_seconds",
+    "Load + validation + warm-up time of a version.",
+    ["model"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
 VERSIONS_LOADED = Gauge(
-    "serving_model_versions_loaded", "Versions currently loaded (per worker; max across them).",
-    ["model"], multiprocess_mode="livemax")
+    "serving_model_versions_loaded",
+    "Versions currently loaded (per worker; max across them).",
+    ["model"],
+    multiprocess_mode="livemax",
+)
+
+
+def observe_request(
+    api: str,
+    endpoint: str,
+    status: str,
+    model: str,
+    version: str,
+    elapsed_s: float,
+    request_bytes: int | None = None,
+    response_bytes: int | None = None,
+) -> None:
+    """Count, time and size one answered request: the one recording every transport uses."""
+    REQUESTS.labels(model, version, api, endpoint, status).inc()
+    REQUEST_LATENCY.labels(model, api, endpoint).observe(elapsed_s)
+    if request_bytes:
+        REQUEST_SIZE.labels(api).observe(request_bytes)
+    if response_bytes is not None:
+        RESPONSE_SIZE.labels(api).observe(response_bytes)
 
 
 def batch_observer(model: str, version: int):

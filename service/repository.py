@@ -53,8 +53,13 @@ class ModelState:
 class ModelRepository:
     """Discovers, loads and serves model versions; all public reads are lock-free."""
 
-    def __init__(self, root: Path, config_path: Path | None, batching: BatchingOptions | None,
-                 poll_interval_s: float = 2.0):
+    def __init__(
+        self,
+        root: Path,
+        config_path: Path | None,
+        batching: BatchingOptions | None,
+        poll_interval_s: float = 2.0,
+    ):
         self.root = Path(root)
         self.config_path = config_path
         self.batching = batching
@@ -72,8 +77,9 @@ class ModelRepository:
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         """Scan in the background now and then every poll interval."""
-        self._thread = threading.Thread(target=self._poll_loop, name="model-repository",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._poll_loop, name="model-repository", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -99,8 +105,7 @@ class ModelRepository:
     def model_names(self) -> list[str]:
         return sorted(set(self._models) | set(self._status))
 
-    def get(self, name: str, version: int | None = None, label: str | None = None
-            ) -> ServedModel:
+    def get(self, name: str, version: int | None = None, label: str | None = None) -> ServedModel:
         """Resolve a model, optionally by version or label; latest loaded otherwise."""
         state = self._models.get(name)
         if state is None:
@@ -114,7 +119,8 @@ class ModelRepository:
             if version not in state.versions:
                 raise VersionNotFound(
                     f"label '{label}' of model '{name}' points to version {version}, "
-                    "which is not loaded")
+                    "which is not loaded"
+                )
         if version is not None:
             model = state.versions.get(version)
             if model is None:
@@ -143,8 +149,9 @@ class ModelRepository:
                 continue
             state = self._models.get(name)
             if state is None or not state.versions:
-                errors = [s.error_message for s in self._status.get(name, {}).values()
-                          if s.error_message]
+                errors = [
+                    s.error_message for s in self._status.get(name, {}).values() if s.error_message
+                ]
                 reasons[name] = errors[-1] if errors else "no version loaded yet"
         return reasons
 
@@ -169,16 +176,16 @@ class ModelRepository:
         for model_dir in self.root.iterdir():
             if not model_dir.is_dir() or model_dir.name.startswith("."):
                 continue
-            versions = {int(p.name): p for p in model_dir.iterdir()
-                        if p.is_dir() and is_complete_version(p)}
+            versions = {
+                int(p.name): p for p in model_dir.iterdir() if p.is_dir() and is_complete_version(p)
+            }
             found[model_dir.name] = versions
         return found
 
     def _reconcile(self, name: str, on_disk: dict[int, Path]) -> None:
         cfg = self._config.for_model(name)
         statuses = self._status.setdefault(name, {})
-        loadable = [v for v, p in on_disk.items()
-                    if self._failed.get((name, v)) != _mtime(p)]
+        loadable = [v for v, p in on_disk.items() if self._failed.get((name, v)) != _mtime(p)]
         wanted = set(cfg.version_policy.select(loadable))
         current = self._models.get(name, ModelState(name))
         loaded = dict(current.versions)
@@ -190,10 +197,10 @@ class ModelRepository:
         # the version it would have replaced is still the policy's pick and keeps serving.
         keep = set(cfg.version_policy.select([v for v in loaded if v in on_disk]))
         removed = [loaded.pop(v) for v in sorted(set(loaded) - keep)]
-        for version in list(statuses):
-            if version not in on_disk and version not in loaded:
-                if statuses[version].state != END:
-                    statuses[version] = VersionStatus(version, END)
+        for version, status in list(statuses.items()):
+            gone = version not in on_disk and version not in loaded
+            if gone and status.state != END:
+                statuses[version] = VersionStatus(version, END)
         self._publish(ModelState(name, loaded, dict(cfg.labels)))
         for model in removed:
             statuses[model.version] = VersionStatus(model.version, UNLOADING)
@@ -202,14 +209,18 @@ class ModelRepository:
             log.info("unloaded %s version %d", name, model.version)
         metrics.VERSIONS_LOADED.labels(name).set(len(loaded))
 
-    def _load(self, name: str, version: int, path: Path,
-              statuses: dict[int, VersionStatus]) -> ServedModel | None:
+    def _load(
+        self, name: str, version: int, path: Path, statuses: dict[int, VersionStatus]
+    ) -> ServedModel | None:
         statuses[version] = VersionStatus(version, LOADING)
         metrics.MODEL_LOADS.labels(name).inc()
         started = time.perf_counter()
         try:
-            batching = self._config.batching_options(name, self.batching) \
-                if self.batching is not None else None
+            batching = (
+                self._config.batching_options(name, self.batching)
+                if self.batching is not None
+                else None
+            )
             model = load_version(name, version, path, batching, metrics.batch_observer)
         except Exception as exc:
             message = f"failed to load {name} version {version}: {str(exc).splitlines()[0]}"
@@ -235,11 +246,18 @@ class ModelRepository:
         for name in self.model_names():
             state = self._models.get(name)
             ready = bool(state and state.versions) and name not in self._unloaded_by_request
-            rows.append({"name": name,
-                         "version": str(max(state.versions)) if state and state.versions else "",
-                         "state": "READY" if ready else "UNAVAILABLE",
-                         "reason": "" if ready else "unloaded" if name in
-                         self._unloaded_by_request else "not loaded"})
+            rows.append(
+                {
+                    "name": name,
+                    "version": str(max(state.versions)) if state and state.versions else "",
+                    "state": "READY" if ready else "UNAVAILABLE",
+                    "reason": ""
+                    if ready
+                    else "unloaded"
+                    if name in self._unloaded_by_request
+                    else "not loaded",
+                }
+            )
         return rows
 
     def load(self, name: str) -> None:
@@ -261,7 +279,7 @@ class ModelRepository:
             models = dict(self._models)
             models.pop(name, None)
             self._models = models
-            for model in (state.versions.values() if state else ()):
+            for model in state.versions.values() if state else ():
                 self._status[name][model.version] = VersionStatus(model.version, END)
                 model.close()
             metrics.VERSIONS_LOADED.labels(name).set(0)

@@ -47,7 +47,7 @@ class VersionPolicy(_Strict):
             return sorted(versions)
         if self.specific is not None:
             return sorted(set(versions) & set(self.specific))
-        return sorted(versions)[-(self.latest or 1):]
+        return sorted(versions)[-(self.latest or 1) :]
 
 
 class BatchingConfig(_Strict):

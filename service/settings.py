@@ -18,39 +18,52 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVING_", extra="ignore", frozen=True)
 
     model_repository: Path = Field(
-        Path("models"), description="Directory holding <name>/<version>/ SavedModels.")
+        Path("models"), description="Directory holding <name>/<version>/ SavedModels."
+    )
     repository_config: Path | None = Field(
-        None, description="Repository config (JSON: version policy, labels, batching per "
-        "model). Default: <model_repository>/repository.json if it exists.")
+        None,
+        description="Repository config (JSON: version policy, labels, batching per "
+        "model). Default: <model_repository>/repository.json if it exists.",
+    )
     host: str = Field("127.0.0.1", description="Address the REST and gRPC servers bind to.")
     rest_port: int = Field(8501, ge=0, le=65535, description="REST (TF Serving v1, V2, tasks).")
     grpc_port: int = Field(8500, ge=0, le=65535, description="gRPC (TF Serving API); 0 = off.")
     poll_interval_s: float = Field(
-        2.0, ge=0, description="How often the repository is re-scanned; 0 disables polling.")
+        2.0, ge=0, description="How often the repository is re-scanned; 0 disables polling."
+    )
     workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     threads: int = Field(8, ge=1, description="Request threads per worker (gthread).")
     tf_intra_op_threads: int = Field(
-        0, ge=0, description="TensorFlow intra-op threads per worker; 0 = cores / workers.")
-    tf_inter_op_threads: int = Field(
-        1, ge=0, description="TensorFlow inter-op threads per worker.")
+        0, ge=0, description="TensorFlow intra-op threads per worker; 0 = cores / workers."
+    )
+    tf_inter_op_threads: int = Field(1, ge=0, description="TensorFlow inter-op threads per worker.")
     max_request_bytes: int = Field(
-        64 * 1024 * 1024, gt=0, description="Largest accepted request body.")
+        64 * 1024 * 1024, gt=0, description="Largest accepted request body."
+    )
     max_batch_size: int = Field(
-        64, ge=1, description="Default dynamic batching: rows per model call.")
+        64, ge=1, description="Default dynamic batching: rows per model call."
+    )
     batch_timeout_micros: int = Field(
-        0, ge=0, description="Default: wait this long for a fuller batch (0 = run at once).")
+        0, ge=0, description="Default: wait this long for a fuller batch (0 = run at once)."
+    )
     max_enqueued_batches: int = Field(
-        64, ge=1, description="Default queue bound (in batches); beyond it requests get 429.")
+        64, ge=1, description="Default queue bound (in batches); beyond it requests get 429."
+    )
     request_timeout_s: float = Field(
-        30.0, gt=0, description="Deadline for one inference request (504 beyond it).")
+        30.0, gt=0, description="Deadline for one inference request (504 beyond it)."
+    )
     admin_token: str | None = Field(
-        None, description="If set, repository load/unload requires 'Authorization: Bearer'.")
+        None, description="If set, repository load/unload requires 'Authorization: Bearer'."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Log level of the JSON logs.")
+        "INFO", description="Log level of the JSON logs."
+    )
     worker_timeout_s: int = Field(
-        120, ge=10, description="gunicorn worker timeout (above model load + warm-up).")
+        120, ge=10, description="gunicorn worker timeout (above model load + warm-up)."
+    )
     metrics_dir: Path | None = Field(
-        None, description="prometheus_client multiprocess directory (set by the launcher).")
+        None, description="prometheus_client multiprocess directory (set by the launcher)."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -75,5 +88,6 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"SERVING_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            f"SERVING_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
         raise SystemExit(f"invalid configuration: {problems}") from None

@@ -14,14 +14,36 @@ from service.errors import InvalidInput
 
 # TensorFlow DataType enum values (types.proto) -> numpy dtype; DT_STRING maps to object.
 TF_TO_NUMPY: dict[int, np.dtype] = {
-    1: np.dtype("float32"), 2: np.dtype("float64"), 3: np.dtype("int32"),
-    4: np.dtype("uint8"), 5: np.dtype("int16"), 6: np.dtype("int8"), 7: np.dtype(object),
-    9: np.dtype("int64"), 10: np.dtype("bool"), 17: np.dtype("uint16"),
-    19: np.dtype("float16"), 22: np.dtype("uint32"), 23: np.dtype("uint64"),
+    1: np.dtype("float32"),
+    2: np.dtype("float64"),
+    3: np.dtype("int32"),
+    4: np.dtype("uint8"),
+    5: np.dtype("int16"),
+    6: np.dtype("int8"),
+    7: np.dtype(object),
+    9: np.dtype("int64"),
+    10: np.dtype("bool"),
+    17: np.dtype("uint16"),
+    19: np.dtype("float16"),
+    22: np.dtype("uint32"),
+    23: np.dtype("uint64"),
 }
-TF_DTYPE_NAMES = {1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16",
-                  6: "DT_INT8", 7: "DT_STRING", 9: "DT_INT64", 10: "DT_BOOL", 14: "DT_BFLOAT16",
-                  17: "DT_UINT16", 19: "DT_HALF", 22: "DT_UINT32", 23: "DT_UINT64"}
+TF_DTYPE_NAMES = {
+    1: "DT_FLOAT",
+    2: "DT_DOUBLE",
+    3: "DT_INT32",
+    4: "DT_UINT8",
+    5: "DT_INT16",
+    6: "DT_INT8",
+    7: "DT_STRING",
+    9: "DT_INT64",
+    10: "DT_BOOL",
+    14: "DT_BFLOAT16",
+    17: "DT_UINT16",
+    19: "DT_HALF",
+    22: "DT_UINT32",
+    23: "DT_UINT64",
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +64,11 @@ class TensorSpec:
         return self.shape is not None and len(self.shape) >= 1 and self.shape[0] is None
 
     def describe(self) -> str:
-        dims = "?" if self.shape is None else "[" + ", ".join(
-            "-1" if d is None else str(d) for d in self.shape) + "]"
+        dims = (
+            "?"
+            if self.shape is None
+            else "[" + ", ".join("-1" if d is None else str(d) for d in self.shape) + "]"
+        )
         return f"{TF_DTYPE_NAMES.get(self.tf_dtype, self.tf_dtype)} {dims}"
 
 
@@ -52,30 +77,46 @@ def coerce(spec: TensorSpec, value: np.ndarray) -> np.ndarray:
     if spec.is_string:
         if value.dtype.kind not in "OSU":
             raise InvalidInput(
-                f"input '{spec.name}' expects strings ({spec.describe()}), got {value.dtype}")
+                f"input '{spec.name}' expects strings ({spec.describe()}), got {value.dtype}"
+            )
         if value.dtype.kind != "O":
             value = value.astype(object)
     elif value.dtype != spec.dtype:
         if value.dtype.kind in "OSU" or (value.dtype.kind == "f" and spec.dtype.kind in "iub"):
             raise InvalidInput(
                 f"input '{spec.name}' expects {spec.describe()}, got values of type "
-                f"{_kind_name(value)}")
+                f"{_kind_name(value)}"
+            )
         value = value.astype(spec.dtype)
-    if spec.shape is not None and (value.ndim != len(spec.shape) or any(
-            want is not None and want != got for want, got in zip(spec.shape, value.shape, strict=False))):
+    if spec.shape is not None and (
+        value.ndim != len(spec.shape)
+        or any(
+            want is not None and want != got
+            for want, got in zip(spec.shape, value.shape, strict=False)
+        )
+    ):
         raise InvalidInput(
             f"input '{spec.name}' expects shape {spec.describe().split(' ', 1)[1]}, "
-            f"got {list(value.shape)}")
+            f"got {list(value.shape)}"
+        )
     return value
 
 
 def _kind_name(value: np.ndarray) -> str:
-    return {"f": "float", "i": "int", "u": "uint", "b": "bool", "O": "string/object",
-            "S": "bytes", "U": "string"}.get(value.dtype.kind, str(value.dtype))
+    return {
+        "f": "float",
+        "i": "int",
+        "u": "uint",
+        "b": "bool",
+        "O": "string/object",
+        "S": "bytes",
+        "U": "string",
+    }.get(value.dtype.kind, str(value.dtype))
 
 
-def validate_inputs(specs: dict[str, TensorSpec], inputs: dict[str, np.ndarray]
-                    ) -> dict[str, np.ndarray]:
+def validate_inputs(
+    specs: dict[str, TensorSpec], inputs: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Check names, dtypes, shapes and a shared non-empty batch size; return cast arrays."""
     missing = sorted(set(specs) - set(inputs))
     unknown = sorted(set(inputs) - set(specs))

@@ -23,8 +23,10 @@ def task_of(model: ServedModel, kind: type):
     task = model.card.task if model.card is not None else None
     if not isinstance(task, kind):
         have = task.kind if task is not None else "no model card"
-        raise Unimplemented(f"model '{model.name}' version {model.version} is not a "
-                            f"{kind.model_fields['kind'].default} model ({have})")
+        raise Unimplemented(
+            f"model '{model.name}' version {model.version} is not a "
+            f"{kind.model_fields['kind'].default} model ({have})"
+        )
     return task
 
 
@@ -55,10 +57,13 @@ def classify(service: InferenceService, model: ServedModel, body: dict) -> list:
         inputs = np.stack([_image(x, task.image, i) for i, x in enumerate(instances)])
     else:
         inputs = np.asarray(instances, dtype=np.float32)
-    probs = service.infer(InferRequest(model.name, {task.input: inputs},
-                                       outputs=[task.output]), model).outputs[task.output]
+    probs = service.infer(
+        InferRequest(model.name, {task.input: inputs}, outputs=[task.output]), model
+    ).outputs[task.output]
     top = np.argsort(-probs, axis=1)[:, :k]
-    return [[[task.labels[j], float(row[j])] for j in idx] for row, idx in zip(probs, top, strict=False)]
+    return [
+        [[task.labels[j], float(row[j])] for j in idx] for row, idx in zip(probs, top, strict=False)
+    ]
 
 
 def _image(value: object, spec: ImageSpec, index: int) -> np.ndarray:
@@ -72,8 +77,7 @@ def _image(value: object, spec: ImageSpec, index: int) -> np.ndarray:
         except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
             raise InvalidInput(f"instance {index}: b64 data is not a PNG or JPEG image") from None
         image = image.resize((spec.width, spec.height), Image.BILINEAR)
-        pixels = np.asarray(image, dtype=np.float32).reshape(spec.height, spec.width,
-                                                             spec.channels)
+        pixels = np.asarray(image, dtype=np.float32).reshape(spec.height, spec.width, spec.channels)
         return 255.0 - pixels if spec.invert else pixels
     try:
         pixels = np.asarray(value, dtype=np.float32)
@@ -83,8 +87,9 @@ def _image(value: object, spec: ImageSpec, index: int) -> np.ndarray:
     if pixels.shape == want[:2] and spec.channels == 1:
         pixels = pixels[..., None]
     if pixels.shape != want:
-        raise InvalidInput(f"instance {index}: expected pixels of shape {list(want)}, "
-                           f"got {list(pixels.shape)}")
+        raise InvalidInput(
+            f"instance {index}: expected pixels of shape {list(want)}, got {list(pixels.shape)}"
+        )
     return pixels
 
 
@@ -99,11 +104,14 @@ def forecast(service: InferenceService, model: ServedModel, body: dict) -> list:
         except (ValueError, TypeError):
             raise InvalidInput(f"instance {i}: history must be a list of numbers") from None
         if values.ndim != 1 or len(values) < task.window:
-            raise InvalidInput(f"instance {i}: history must hold at least {task.window} values "
-                               f"(the model's window), got shape {list(values.shape)}")
-        histories.append(values[-task.window:])
-    out = service.infer(InferRequest(model.name, {task.input: np.stack(histories)},
-                                     outputs=[task.output]), model).outputs[task.output]
+            raise InvalidInput(
+                f"instance {i}: history must hold at least {task.window} values "
+                f"(the model's window), got shape {list(values.shape)}"
+            )
+        histories.append(values[-task.window :])
+    out = service.infer(
+        InferRequest(model.name, {task.input: np.stack(histories)}, outputs=[task.output]), model
+    ).outputs[task.output]
     return [{"forecast": row[:steps].tolist(), "steps": steps} for row in out]
 
 
@@ -127,15 +135,20 @@ def detect(service: InferenceService, model: ServedModel, body: dict) -> list:
     try:
         features = np.asarray(rows, dtype=np.float32)
     except (ValueError, TypeError):
-        raise InvalidInput("instances must be lists of numbers (or objects keyed by feature "
-                           "name) of equal length") from None
+        raise InvalidInput(
+            "instances must be lists of numbers (or objects keyed by feature name) of equal length"
+        ) from None
     wanted = [task.score_output] + ([task.contributions_output] if explain else [])
-    out = service.infer(InferRequest(model.name, {task.input: features}, outputs=wanted),
-                        model).outputs
+    out = service.infer(
+        InferRequest(model.name, {task.input: features}, outputs=wanted), model
+    ).outputs
     results = []
     for i, score in enumerate(out[task.score_output]):
-        item = {"score": float(score), "threshold": float(threshold),
-                "anomaly": bool(score > threshold)}
+        item = {
+            "score": float(score),
+            "threshold": float(threshold),
+            "anomaly": bool(score > threshold),
+        }
         if explain:
             shares = out[task.contributions_output][i]
             order = np.argsort(-shares)

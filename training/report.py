@@ -33,8 +33,9 @@ def learning_curves(history: dict[str, list[float]], path: Path) -> str:
     return _save(fig, path)
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str],
-                     path: Path) -> str:
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], path: Path
+) -> str:
     n = len(labels)
     matrix = np.zeros((n, n), dtype=int)
     np.add.at(matrix, (y_true, y_pred), 1)
@@ -42,8 +43,15 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[st
     ax.imshow(matrix, cmap="Blues")
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=8,
-                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                matrix[i, j],
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if matrix[i, j] > matrix.max() / 2 else "black",
+            )
     ax.set_xticks(range(n), labels, rotation=45, ha="right")
     ax.set_yticks(range(n), labels)
     ax.set_xlabel("predicted")
@@ -52,8 +60,13 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[st
     return _save(fig, path)
 
 
-def forecast_vs_actual(index: np.ndarray, actual: np.ndarray, one_step: np.ndarray,
-                       path_forecasts: list[tuple[np.ndarray, np.ndarray]], path: Path) -> str:
+def forecast_vs_actual(
+    index: np.ndarray,
+    actual: np.ndarray,
+    one_step: np.ndarray,
+    path_forecasts: list[tuple[np.ndarray, np.ndarray]],
+    path: Path,
+) -> str:
     fig, ax = plt.subplots(figsize=(9, 3.8))
     ax.plot(index, actual, "k-", label="actual")
     ax.plot(index, one_step, "C0.-", label="1-step forecast")
@@ -64,8 +77,9 @@ def forecast_vs_actual(index: np.ndarray, actual: np.ndarray, one_step: np.ndarr
     return _save(fig, path)
 
 
-def score_histogram(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float,
-                    path: Path) -> str:
+def score_histogram(
+    scores: np.ndarray, is_anomaly: np.ndarray, threshold: float, path: Path
+) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     bins = np.linspace(0, np.quantile(scores, 0.98), 40)
     ax.hist(np.clip(scores[is_anomaly == 0], 0, bins[-1]), bins=bins, alpha=0.6, label="normal")

@@ -34,17 +34,25 @@ class Decision:
         return f"{self.name}: {verdict} ({self.reason})"
 
 
-def is_no_worse(challenger: float, current: float, higher_is_better: bool,
-                tolerance: float) -> bool:
+def is_no_worse(
+    challenger: float, current: float, higher_is_better: bool, tolerance: float
+) -> bool:
     """True if the challenger is at least as good as current, allowing ``tolerance`` slack."""
     if higher_is_better:
         return challenger >= current - tolerance
     return challenger <= current + tolerance
 
 
-def retrain(name: str, models_dir: Path, *, config: TrainConfig | None = None,
-            tolerance: float = 0.0, keep: int | None = None, verbose: int = 1,
-            report: bool = True) -> Decision:
+def retrain(
+    name: str,
+    models_dir: Path,
+    *,
+    config: TrainConfig | None = None,
+    tolerance: float = 0.0,
+    keep: int | None = None,
+    verbose: int = 1,
+    report: bool = True,
+) -> Decision:
     """Train a challenger for ``name``; export it if it is no worse than the newest version."""
     result = runner.fit(name, config, verbose=verbose)
     pipeline = result.pipeline
@@ -60,11 +68,14 @@ def retrain(name: str, models_dir: Path, *, config: TrainConfig | None = None,
         current_metrics = pipeline.evaluate(predict, result.data, card.task.model_dump())
         current_score = float(current_metrics["model"][pipeline.primary_metric])
         better = is_no_worse(result.primary, current_score, pipeline.higher_is_better, tolerance)
-        reason = (f"{pipeline.primary_metric}: challenger {result.primary:.4f} vs current "
-                  f"v{current_version} {current_score:.4f}, tolerance {tolerance}")
+        reason = (
+            f"{pipeline.primary_metric}: challenger {result.primary:.4f} vs current "
+            f"v{current_version} {current_score:.4f}, tolerance {tolerance}"
+        )
         if not better:
             log.info("%s: challenger rejected: %s", name, reason)
             return Decision(name, False, reason, result.primary, current_score, current_version)
     runner.export(result, models_dir, keep=keep, report=report)
-    return Decision(name, True, reason, result.primary, current_score, current_version,
-                    result.version)
+    return Decision(
+        name, True, reason, result.primary, current_score, current_version, result.version
+    )

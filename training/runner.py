@@ -62,8 +62,10 @@ def keras_predict_fn(model: Any) -> PredictFn:
     import tensorflow as tf
 
     def predict(x: np.ndarray) -> dict[str, np.ndarray]:
-        parts = [model(tf.constant(x[i:i + PREDICT_BATCH]), training=False)
-                 for i in range(0, len(x), PREDICT_BATCH)]
+        parts = [
+            model(tf.constant(x[i : i + PREDICT_BATCH]), training=False)
+            for i in range(0, len(x), PREDICT_BATCH)
+        ]
         return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
 
     return predict
@@ -78,16 +80,23 @@ def saved_model_predict_fn(version_dir: Path, signature: str = "serving_default"
     (input_name,) = fn.structured_input_signature[1].keys()
 
     def predict(x: np.ndarray) -> dict[str, np.ndarray]:
-        parts = [fn(**{input_name: tf.constant(x[i:i + PREDICT_BATCH])})
-                 for i in range(0, len(x), PREDICT_BATCH)]
+        parts = [
+            fn(**{input_name: tf.constant(x[i : i + PREDICT_BATCH])})
+            for i in range(0, len(x), PREDICT_BATCH)
+        ]
         return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
 
     predict.loaded = loaded  # keep the trackable alive as long as the function
     return predict
 
 
-def fit(name: str, config: TrainConfig | None = None, *, verbose: int = 1,
-        tensorboard_dir: Path | None = None) -> RunResult:
+def fit(
+    name: str,
+    config: TrainConfig | None = None,
+    *,
+    verbose: int = 1,
+    tensorboard_dir: Path | None = None,
+) -> RunResult:
     """Train and evaluate one model in memory."""
     import keras
     import tensorflow as tf
@@ -102,27 +111,47 @@ def fit(name: str, config: TrainConfig | None = None, *, verbose: int = 1,
     data = pipeline.limit(pipeline.load_data(), config.limit)
     x_train, y_train, x_val, y_val = pipeline.prepare(data, config)
     model = pipeline.build(config)
-    model.compile(optimizer=optimizer(config.optimizer, config.learning_rate),
-                  loss=pipeline.loss(config), metrics=list(pipeline.fit_metrics))
+    model.compile(
+        optimizer=optimizer(config.optimizer, config.learning_rate),
+        loss=pipeline.loss(config),
+        metrics=list(pipeline.fit_metrics),
+    )
     callbacks: list[Any] = []
     if config.patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            patience=config.patience, restore_best_weights=True, monitor="val_loss"))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                patience=config.patience, restore_best_weights=True, monitor="val_loss"
+            )
+        )
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
-                        batch_size=config.batch_size, callbacks=callbacks, verbose=verbose,
-                        shuffle=True)
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=True,
+    )
     seconds = time.perf_counter() - started
 
     serving = pipeline.serving_model(model)
     predict = keras_predict_fn(serving)
     task = pipeline.task_spec(predict, data)
     metrics = pipeline.evaluate(predict, data, task)
-    result = RunResult(pipeline, config, data, serving, task, metrics,
-                       {k: [float(v) for v in vs] for k, vs in history.history.items()},
-                       seconds)
+    result = RunResult(
+        pipeline,
+        config,
+        data,
+        serving,
+        task,
+        metrics,
+        {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        seconds,
+    )
     result.floor_failures = pipeline.quality_floor_failures(metrics)
     return result
 
@@ -141,29 +170,47 @@ def build_card(result: RunResult, version: int) -> ModelCard:
         task=result.task,
         inputs=inputs,
         outputs=outputs,
-        metrics=Metrics(primary=pipeline.primary_metric,
-                        higher_is_better=pipeline.higher_is_better, **result.metrics),
-        training={**result.config.to_dict(), "epochs_run": len(result.history.get("loss", [])),
-                  "train_seconds": round(result.train_seconds, 2)},
-        data=DataInfo(name=data.name, source=data.source, licence=data.licence,
-                      rows=data.rows(), data_hash=data.data_hash(), notes=data.notes),
-        framework={"tensorflow": tf.__version__, "keras": keras.__version__,
-                   "python": platform.python_version(), "numpy": np.__version__},
+        metrics=Metrics(
+            primary=pipeline.primary_metric,
+            higher_is_better=pipeline.higher_is_better,
+            **result.metrics,
+        ),
+        training={
+            **result.config.to_dict(),
+            "epochs_run": len(result.history.get("loss", [])),
+            "train_seconds": round(result.train_seconds, 2),
+        },
+        data=DataInfo(
+            name=data.name,
+            source=data.source,
+            licence=data.licence,
+            rows=data.rows(),
+            data_hash=data.data_hash(),
+            notes=data.notes,
+        ),
+        framework={
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },
         created_at=datetime.now(UTC),
         code_hash=code_hash(),
     )
 
 
-def export(result: RunResult, models_dir: Path, *, keep: int | None = None,
-           report: bool = True) -> RunResult:
+def export(
+    result: RunResult, models_dir: Path, *, keep: int | None = None, report: bool = True
+) -> RunResult:
     """Publish ``result`` as the next version of its model, with card, metrics and plots."""
 
     def write(tmp: Path, version: int) -> None:
         result.serving_model.export(str(tmp), verbose=False)
         card = build_card(result, version)
         card.write(tmp)
-        (tmp / METRICS_FILE).write_text(json.dumps(
-            {"metrics": result.metrics, "history": result.history}, indent=2) + "\n")
+        (tmp / METRICS_FILE).write_text(
+            json.dumps({"metrics": result.metrics, "history": result.history}, indent=2) + "\n"
+        )
         if report:
             write_report(result, tmp / REPORT_DIR)
 
@@ -177,22 +224,26 @@ def write_report(result: RunResult, out_dir: Path) -> list[str]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [report.learning_curves(result.history, out_dir / "learning_curves.png")]
-    files += result.pipeline.write_report(keras_predict_fn(result.serving_model), result.data,
-                                          result.task, out_dir)
+    files += result.pipeline.write_report(
+        keras_predict_fn(result.serving_model), result.data, result.task, out_dir
+    )
     return files
 
 
 def summary(result: RunResult) -> str:
     """The human-readable end-of-run summary the CLI prints."""
-    lines = [f"model       {result.pipeline.name} ({result.pipeline.architecture})",
-             f"trained     {len(result.history.get('loss', []))} epochs in "
-             f"{result.train_seconds:.1f}s"]
+    lines = [
+        f"model       {result.pipeline.name} ({result.pipeline.architecture})",
+        f"trained     {len(result.history.get('loss', []))} epochs in {result.train_seconds:.1f}s",
+    ]
     for key, value in result.metrics["model"].items():
         lines.append(f"test        {key} = {value:.4f}")
     for base, values in result.metrics.get("baselines", {}).items():
         lines.append(f"baseline    {base}: " + ", ".join(f"{k}={v:.4f}" for k, v in values.items()))
-    lines.append("floor       " + ("met" if not result.floor_failures
-                                   else "MISSED: " + "; ".join(result.floor_failures)))
+    lines.append(
+        "floor       "
+        + ("met" if not result.floor_failures else "MISSED: " + "; ".join(result.floor_failures))
+    )
     if result.version_dir is not None:
         lines.append(f"exported    version {result.version} -> {result.version_dir}")
     return "\n".join(lines)

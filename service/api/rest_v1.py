@@ -16,7 +16,6 @@ from service.inference import InferRequest
 bp = Blueprint("rest_v1", __name__)
 
 
-
 def serving():
     return current_app.extensions["serving"]
 
@@ -25,10 +24,18 @@ def serving():
 def list_models():
     """Every model in the repository with its versions' states and its labels."""
     repo = serving().repository
-    return json_response({"models": [
-        {"name": name, "labels": repo.labels(name),
-         "model_version_status": [_status_json(s) for s in repo.status(name)]}
-        for name in repo.model_names()]})
+    return json_response(
+        {
+            "models": [
+                {
+                    "name": name,
+                    "labels": repo.labels(name),
+                    "model_version_status": [_status_json(s) for s in repo.status(name)],
+                }
+                for name in repo.model_names()
+            ]
+        }
+    )
 
 
 @bp.route("/v1/models/<path:rest>", methods=["GET", "POST"])
@@ -48,8 +55,9 @@ def model_url(rest: str):
     if url.verb in TASK_VERBS:
         g.api = "task"
         return TASK_VERBS[url.verb](url)
-    raise NotFound(f"unknown verb ':{url.verb}'; supported: predict, "
-                   + ", ".join(sorted(TASK_VERBS)))
+    raise NotFound(
+        f"unknown verb ':{url.verb}'; supported: predict, " + ", ".join(sorted(TASK_VERBS))
+    )
 
 
 def status(url):
@@ -63,8 +71,11 @@ def status(url):
 
 
 def _status_json(s) -> dict:
-    return {"version": str(s.version), "state": s.state,
-            "status": {"error_code": s.error_code, "error_message": s.error_message}}
+    return {
+        "version": str(s.version),
+        "state": s.state,
+        "status": {"error_code": s.error_code, "error_message": s.error_message},
+    }
 
 
 def metadata(url):
@@ -75,13 +86,16 @@ def metadata(url):
     for name, sig_def in model.signature_defs.items():
         if not name.startswith("__"):
             sig_map.signature_def[name].CopyFrom(sig_def)
-    body = {"model_spec": {"name": model.name, "signature_name": "",
-                           "version": str(model.version)},
-            "metadata": {"signature_def": json_format.MessageToDict(
-                sig_map, preserving_proto_field_name=True)}}
+    body = {
+        "model_spec": {"name": model.name, "signature_name": "", "version": str(model.version)},
+        "metadata": {
+            "signature_def": json_format.MessageToDict(sig_map, preserving_proto_field_name=True)
+        },
+    }
     if model.card is not None:
-        body["card"] = model.card.model_dump(mode="json", include={"task", "description",
-                                                                    "architecture", "metrics"})
+        body["card"] = model.card.model_dump(
+            mode="json", include={"task", "description", "architecture", "metrics"}
+        )
     return json_response(body)
 
 
@@ -94,5 +108,6 @@ def predict(url):
     signature = model.signature(signature_name)
     inputs, row_format = decode_predict(body, signature.inputs)
     result = serving().inference.infer(
-        InferRequest(model=url.name, signature=signature.name, inputs=inputs), model)
+        InferRequest(model=url.name, signature=signature.name, inputs=inputs), model
+    )
     return json_response(encode_outputs(result.outputs, row_format))

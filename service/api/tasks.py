@@ -20,9 +20,9 @@ def _task_view(adapter):
         body = parse_json_object(request.get_data())
         model = serving.inference.resolve(url.name, url.version, url.label)
         results = adapter(serving.inference, model, body)
-        return json_response({"model_spec": {"name": model.name,
-                                             "version": str(model.version)},
-                              "results": results})
+        return json_response(
+            {"model_spec": {"name": model.name, "version": str(model.version)}, "results": results}
+        )
 
     return view
 

@@ -10,7 +10,8 @@ from service.errors import NotFound
 _MODEL_URL = re.compile(
     r"^(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>-?\d+)|/labels/(?P<label>[A-Za-z0-9_]+))?"
-    r"(?:(?P<metadata>/metadata)|:(?P<verb>[a-z]+))?$")
+    r"(?:(?P<metadata>/metadata)|:(?P<verb>[a-z]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -27,5 +28,10 @@ def parse_model_url(rest: str, method: str) -> ModelUrl:
     if match is None:
         raise NotFound(f"malformed request: {method} /v1/models/{rest}")
     version = match["version"]
-    return ModelUrl(match["name"], int(version) if version is not None else None,
-                    match["label"], bool(match["metadata"]), match["verb"])
+    return ModelUrl(
+        match["name"],
+        int(version) if version is not None else None,
+        match["label"],
+        bool(match["metadata"]),
+        match["verb"],
+    )

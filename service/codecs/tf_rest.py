@@ -20,8 +20,10 @@ def decode_predict(body: dict, specs: dict[str, TensorSpec]) -> tuple[dict[str, 
     """The request's input arrays and whether it used the row (``instances``) format."""
     has_rows, has_cols = "instances" in body, "inputs" in body
     if has_rows == has_cols:
-        raise InvalidInput("the request must have exactly one of 'instances' (row format) or "
-                           "'inputs' (columnar format)")
+        raise InvalidInput(
+            "the request must have exactly one of 'instances' (row format) or "
+            "'inputs' (columnar format)"
+        )
     names = sorted(specs)
     if has_rows:
         instances = body["instances"]
@@ -33,8 +35,10 @@ def decode_predict(body: dict, specs: dict[str, TensorSpec]) -> tuple[dict[str, 
         if len(names) == 1 and not keyed:
             return {names[0]: to_array(instances, specs[names[0]])}, True
         if not keyed:
-            raise InvalidInput(f"the signature has several inputs {names}: each instance must be "
-                               "an object keyed by input name")
+            raise InvalidInput(
+                f"the signature has several inputs {names}: each instance must be "
+                "an object keyed by input name"
+            )
         columns: dict[str, list] = {}
         for i, entry in enumerate(instances):
             if set(entry) != set(names):
@@ -44,11 +48,14 @@ def decode_predict(body: dict, specs: dict[str, TensorSpec]) -> tuple[dict[str, 
         return {n: to_array(v, specs[n]) for n, v in columns.items()}, True
     inputs = body["inputs"]
     if isinstance(inputs, dict) and "b64" not in inputs:
-        return {n: to_array(v, specs[n]) if n in specs else np.asarray(v)
-                for n, v in inputs.items()}, False
+        return {
+            n: to_array(v, specs[n]) if n in specs else np.asarray(v) for n, v in inputs.items()
+        }, False
     if len(names) != 1:
-        raise InvalidInput(f"the signature has several inputs {names}: 'inputs' must be an "
-                           "object keyed by input name")
+        raise InvalidInput(
+            f"the signature has several inputs {names}: 'inputs' must be an "
+            "object keyed by input name"
+        )
     return {names[0]: to_array(inputs, specs[names[0]])}, False
 
 
@@ -61,11 +68,13 @@ def to_array(value: object, spec: TensorSpec) -> np.ndarray:
             return np.asarray(value, dtype=spec.dtype)
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"input '{spec.name}' is not a {spec.describe()} tensor: "
-                           f"{_numpy_reason(exc)}") from None
+        raise InvalidInput(
+            f"input '{spec.name}' is not a {spec.describe()} tensor: {_numpy_reason(exc)}"
+        ) from None
     if array.dtype == object:
-        raise InvalidInput(f"input '{spec.name}' is not a {spec.describe()} tensor: "
-                           "ragged or mixed-type values")
+        raise InvalidInput(
+            f"input '{spec.name}' is not a {spec.describe()} tensor: ragged or mixed-type values"
+        )
     return array
 
 
@@ -87,8 +96,9 @@ def _string_array(value: object, name: str) -> np.ndarray:
                 return base64.b64decode(v["b64"], validate=True)
             except binascii.Error:
                 raise InvalidInput(f"input '{name}' has invalid base64 data") from None
-        raise InvalidInput(f"input '{name}' expects strings or {{\"b64\": ...}} objects, got "
-                           f"{type(v).__name__}")
+        raise InvalidInput(
+            f"input '{name}' expects strings or {{\"b64\": ...}} objects, got {type(v).__name__}"
+        )
 
     converted = convert(value)
     array = np.empty(_shape_of(converted, name), dtype=object)
@@ -125,8 +135,9 @@ def _jsonable(name: str, array: np.ndarray):
         return np.ascontiguousarray(array)  # orjson serialises it natively
     if name.endswith("_bytes"):
         return _map_nested(array.tolist(), lambda b: {"b64": base64.b64encode(b).decode()})
-    return _map_nested(array.tolist(), lambda b: b.decode("utf-8", "replace")
-                       if isinstance(b, bytes) else b)
+    return _map_nested(
+        array.tolist(), lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+    )
 
 
 def _map_nested(value, fn):

@@ -29,8 +29,14 @@ class DigitsCNN(Pipeline):
     higher_is_better = True
     fit_metrics = ("accuracy",)
     default_config = TrainConfig(
-        activation="relu", loss="crossentropy", optimizer="adam", learning_rate=2e-3,
-        dropout=0.4, epochs=25, batch_size=64, patience=6,
+        activation="relu",
+        loss="crossentropy",
+        optimizer="adam",
+        learning_rate=2e-3,
+        dropout=0.4,
+        epochs=25,
+        batch_size=64,
+        patience=6,
         # filters: capacity of the two conv stages; augment: training-time shift/rotation
         params={"filters": [32, 64], "augment": True},
     )
@@ -64,20 +70,34 @@ class DigitsCNN(Pipeline):
             x = layers.MaxPooling2D(2)(x)
         x = layers.Flatten()(x)
         x = layers.Dropout(config.dropout)(x)
-        outputs = layers.Dense(len(self.labels), activation="softmax", kernel_regularizer=reg,
-                               name=OUTPUT)(x)
+        outputs = layers.Dense(
+            len(self.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
+        )(x)
         return keras.Model(inputs, outputs, name="digits_cnn")
 
     def serving_model(self, model):
         import keras
 
-        return keras.Model(model.inputs, {OUTPUT: model.outputs[0]}, name="digits_serving")
+        # training=False pins the augmentation off: Keras 3's export() traces with training
+        # unset, and the Random* layers then augment at serving time (non-deterministic).
+        inputs = keras.Input(shape=(28, 28, 1), name=INPUT)
+        return keras.Model(inputs, {OUTPUT: model(inputs, training=False)}, name="digits_serving")
 
     def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
-        return {"kind": "classification", "input": INPUT, "output": OUTPUT,
-                "labels": self.labels, "input_kind": "image",
-                "image": {"height": 28, "width": 28, "channels": 1,
-                          "value_range": [0.0, 255.0], "invert": False}}
+        return {
+            "kind": "classification",
+            "input": INPUT,
+            "output": OUTPUT,
+            "labels": self.labels,
+            "input_kind": "image",
+            "image": {
+                "height": 28,
+                "width": 28,
+                "channels": 1,
+                "value_range": [0.0, 255.0],
+                "invert": False,
+            },
+        }
 
     def evaluate(self, predict, data, task):
         from sklearn.linear_model import LogisticRegression
@@ -90,8 +110,11 @@ class DigitsCNN(Pipeline):
         return {
             "model": {"accuracy": float((test_pred == data.y_test).mean())},
             "validation": {"accuracy": float((val_pred == data.y_val).mean())},
-            "baselines": {"logistic_regression_pixels": {
-                "accuracy": float((base.predict(flat(data.x_test)) == data.y_test).mean())}},
+            "baselines": {
+                "logistic_regression_pixels": {
+                    "accuracy": float((base.predict(flat(data.x_test)) == data.y_test).mean())
+                }
+            },
         }
 
     def quality_floor_failures(self, metrics):
@@ -102,11 +125,28 @@ class DigitsCNN(Pipeline):
         from training import report
 
         pred = predict(data.x_test)[OUTPUT].argmax(-1)
-        return [report.confusion_matrix(data.y_test, pred, self.labels,
-                                        out_dir / "confusion_matrix.png")]
+        return [
+            report.confusion_matrix(
+                data.y_test, pred, self.labels, out_dir / "confusion_matrix.png"
+            )
+        ]
 
     def signature(self):
-        return ([TensorSpec(name=INPUT, dtype="float32", shape=[-1, 28, 28, 1],
-                            description="grey pixels, 0 (background) to 255 (ink)")],
-                [TensorSpec(name=OUTPUT, dtype="float32", shape=[-1, 10],
-                            description="softmax probability per digit 0-9")])
+        return (
+            [
+                TensorSpec(
+                    name=INPUT,
+                    dtype="float32",
+                    shape=[-1, 28, 28, 1],
+                    description="grey pixels, 0 (background) to 255 (ink)",
+                )
+            ],
+            [
+                TensorSpec(
+                    name=OUTPUT,
+                    dtype="float32",
+                    shape=[-1, 10],
+                    description="softmax probability per digit 0-9",
+                )
+            ],
+        )
