@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from service import http
+from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.inference import InferenceService
 from service.logs import configure_logging
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
         settings.resolved_repository_config(),
         batching,
         settings.poll_interval_s,
+        AdminState(settings.state_dir),
     )
     serving = Serving(
         settings, repository, InferenceService(repository, settings.request_timeout_s)

@@ -20,6 +20,12 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _settings.metrics_dir or tempfile.mkdtemp(prefix="serving-metrics-")
     )
 
+if not os.environ.get("SERVING_STATE_DIR"):
+    # Where a repository load/unload received by one worker is recorded for the others.
+    os.environ["SERVING_STATE_DIR"] = str(
+        _settings.state_dir or tempfile.mkdtemp(prefix="serving-state-")
+    )
+
 bind = [f"{_settings.host}:{_settings.rest_port}"]
 workers = _settings.workers
 worker_class = "gthread"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import metrics
+from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.errors import ModelNotFound, Unavailable, VersionNotFound
 from service.repository_config import RepositoryConfig, read_repository_config
@@ -59,6 +60,7 @@ class ModelRepository:
         config_path: Path | None,
         batching: BatchingOptions | None,
         poll_interval_s: float = 2.0,
+        admin_state: AdminState | None = None,
     ):
         self.root = Path(root)
         self.config_path = config_path
@@ -68,6 +70,8 @@ class ModelRepository:
         self._status: dict[str, dict[int, VersionStatus]] = {}
         self._failed: dict[tuple[str, int], float] = {}  # (model, version) -> mtime that failed
         self._unloaded_by_request: set[str] = set()
+        self._admin = admin_state or AdminState(None)
+        self._reloads_seen: dict[str, int] = {}
         self._config = RepositoryConfig()
         self._lock = threading.RLock()  # serialises scans, loads and admin operations
         self._stop = threading.Event()
@@ -163,6 +167,7 @@ class ModelRepository:
                 self._config = read_repository_config(self.config_path)
             except ValueError as exc:
                 log.error("%s; keeping the previous repository config", exc)
+            self._apply_admin_state()
             on_disk = self._discover()
             for name in sorted(set(on_disk) | set(self._models) | set(self._status)):
                 if name in self._unloaded_by_request:
@@ -261,20 +266,40 @@ class ModelRepository:
         return rows
 
     def load(self, name: str) -> None:
-        """(Re)load a model now, as the poller would."""
+        """(Re)load a model now, as the poller would; other workers follow on their next
+        poll. Versions that failed before are retried."""
         with self._lock:
             if not (self.root / name).is_dir():
                 raise ModelNotFound(f"model '{name}' not found in the repository")
+            self._reloads_seen[name] = self._admin.load(name)
             self._unloaded_by_request.discard(name)
             self._failed = {k: v for k, v in self._failed.items() if k[0] != name}
             self._reconcile(name, self._discover().get(name, {}))
 
     def unload(self, name: str) -> None:
-        """Unload every version of a model until it is loaded again."""
+        """Unload every version of a model until it is loaded again (in every worker)."""
+        with self._lock:
+            if self._models.get(name) is None and name not in self._status:
+                raise ModelNotFound(f"model '{name}' not found")
+            self._admin.unload(name)
+            self._unload_locally(name)
+
+    def _apply_admin_state(self) -> None:
+        """Follow load/unload decisions another worker received."""
+        if self._admin.path is None:  # one process: the local set is the whole truth
+            return
+        unloaded, reloads = self._admin.read()
+        for name in unloaded - self._unloaded_by_request:
+            self._unload_locally(name)
+        self._unloaded_by_request &= unloaded
+        for name, count in reloads.items():
+            if count != self._reloads_seen.get(name):  # a load request: retry failures
+                self._reloads_seen[name] = count
+                self._failed = {k: v for k, v in self._failed.items() if k[0] != name}
+
+    def _unload_locally(self, name: str) -> None:
         with self._lock:
             state = self._models.get(name)
-            if state is None and name not in self._status:
-                raise ModelNotFound(f"model '{name}' not found")
             self._unloaded_by_request.add(name)
             models = dict(self._models)
             models.pop(name, None)

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     worker_timeout_s: int = Field(
         120, ge=10, description="gunicorn worker timeout (above model load + warm-up)."
     )
+    state_dir: Path | None = Field(
+        None,
+        description="Directory the workers share for repository load/unload decisions "
+        "(set by the launcher).",
+    )
     metrics_dir: Path | None = Field(
         None, description="prometheus_client multiprocess directory (set by the launcher)."
     )

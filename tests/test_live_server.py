@@ -237,3 +237,26 @@ def test_bad_settings_exit_with_the_variable_name(tmp_path, bad):
     )
     assert proc.returncode != 0
     assert key in proc.stderr
+
+
+def test_repository_unload_and_load_reach_every_worker(tiny_models, tmp_path, live_server):
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_models / "digits", repo / "digits")
+    server = live_server(repo, workers=2)
+
+    def statuses():  # fresh connections, so both workers answer some
+        return {
+            requests.post(
+                server.url + "/v1/models/digits:predict",
+                json=BODY,
+                headers={"Connection": "close"},
+            ).status_code
+            for _ in range(12)
+        }
+
+    assert requests.post(server.url + "/v2/repository/models/digits/unload").status_code == 200
+    time.sleep(1.5)  # three poll intervals: the other worker follows
+    assert statuses() == {503}
+    assert requests.post(server.url + "/v2/repository/models/digits/load").status_code == 200
+    time.sleep(1.5)
+    assert statuses() == {200}
