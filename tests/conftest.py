@@ -42,6 +42,11 @@ def export_tiny(name: str, models_dir: Path, **overrides):
     return runner.export(result, models_dir, report=False)
 
 
+DIGITS_LABELS = {
+    "models": {"digits": {"version_policy": {"latest": 2}, "labels": {"stable": 1, "canary": 2}}}
+}
+
+
 @pytest.fixture(scope="session")
 def tiny_results(tmp_path_factory) -> dict:
     """Each default model trained briefly and exported (digits twice), kept in memory too."""
@@ -66,18 +71,7 @@ def model_repo(tiny_models, tmp_path_factory) -> Path:
     broken = root / "broken" / "1"
     broken.mkdir(parents=True)
     (broken / "saved_model.pb").write_bytes(b"this is not a SavedModel")
-    (root / "repository.json").write_text(
-        json.dumps(
-            {
-                "models": {
-                    "digits": {
-                        "version_policy": {"latest": 2},
-                        "labels": {"stable": 1, "canary": 2},
-                    }
-                }
-            }
-        )
-    )
+    (root / "repository.json").write_text(json.dumps(DIGITS_LABELS))
     return root
 
 
@@ -164,6 +158,21 @@ class LiveServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+@pytest.fixture(scope="session")
+def labelled_server(tiny_models, tmp_path_factory):
+    """One real 2-worker server shared by the protocol tests: the tiny models with both
+    digits versions loaded and labelled stable -> 1, canary -> 2."""
+    repo = tmp_path_factory.mktemp("labelled-repo")
+    shutil.copytree(tiny_models, repo, dirs_exist_ok=True)
+    (repo / "repository.json").write_text(json.dumps(DIGITS_LABELS))
+    server = LiveServer(repo, workers=2, tmp=tmp_path_factory.mktemp("labelled-logs"))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -3,16 +3,12 @@ channel to a real gunicorn server (every worker listening on the shared port).""
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import grpc
 import numpy as np
 import pytest
 import requests
 import tensorflow as tf
 import tritonclient.http as triton
-from conftest import LiveServer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -28,28 +24,8 @@ TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
-def server(tiny_models, tmp_path_factory):
-    """One real server for the module: tiny models (all loadable) with digits labels."""
-    repo = tmp_path_factory.mktemp("grpc-repo")
-    shutil.copytree(tiny_models, repo, dirs_exist_ok=True)
-    (repo / "repository.json").write_text(
-        json.dumps(
-            {
-                "models": {
-                    "digits": {
-                        "version_policy": {"latest": 2},
-                        "labels": {"stable": 1, "canary": 2},
-                    }
-                }
-            }
-        )
-    )
-    live = LiveServer(repo, workers=2, tmp=tmp_path_factory.mktemp("grpc-logs"))
-    try:
-        live.wait_ready()
-        yield live
-    finally:
-        live.stop()
+def server(labelled_server):
+    return labelled_server
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,11 @@ and the repository extension.
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import ml_dtypes
 import numpy as np
 import orjson
 import pytest
 import tritonclient.http as triton
-from conftest import LiveServer
 from tritonclient.utils import InferenceServerException
 
 from service.codecs import v2
@@ -27,28 +23,8 @@ HEADER = "Inference-Header-Content-Length"
 
 
 @pytest.fixture(scope="module")
-def server(tiny_models, tmp_path_factory):
-    """One real server for the module: tiny models (all loadable) with digits labels."""
-    repo = tmp_path_factory.mktemp("v2-repo")
-    shutil.copytree(tiny_models, repo, dirs_exist_ok=True)
-    (repo / "repository.json").write_text(
-        json.dumps(
-            {
-                "models": {
-                    "digits": {
-                        "version_policy": {"latest": 2},
-                        "labels": {"stable": 1, "canary": 2},
-                    }
-                }
-            }
-        )
-    )
-    live = LiveServer(repo, workers=2, tmp=tmp_path_factory.mktemp("v2-logs"))
-    try:
-        live.wait_ready()
-        yield live
-    finally:
-        live.stop()
+def server(labelled_server):
+    return labelled_server
 
 
 @pytest.fixture(scope="module")
