@@ -43,5 +43,9 @@ format: venv
 test: venv system-deps lint
 	$(BIN)/pytest
 
+## Benchmark every API on loopback (BENCH_ARGS: e.g. --quick, --model-dir DIR, --duration 5).
+bench: venv system-deps
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -34,6 +34,10 @@ timeout = _settings.worker_timeout_s
 graceful_timeout = 30
 keepalive = 75  # above common load balancer idle timeouts, so they close first
 preload_app = False
+# One listening socket per worker (SO_REUSEPORT): the kernel spreads new connections evenly.
+# With the shared socket, whichever worker wakes first accepts a burst of connections; wrk's
+# 64 keep-alive connections split 62:2 between 2 workers, leaving one GIL doing all the work.
+reuse_port = True
 control_socket_disable = True  # several servers may run on one host (tests, benchmarks)
 accesslog = None  # the app logs one JSON line per request itself
 loglevel = _settings.log_level.lower()

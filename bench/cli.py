@@ -1,0 +1,114 @@
+"""Command line of ``python -m bench`` (``make bench BENCH_ARGS=...``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+TARGET_KEYS = ("rest_v1", "task", "v2_json", "v2_binary", "grpc")
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text}"
+        ) from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be integers >= 1")
+    return sorted(set(levels))
+
+
+def _targets(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = sorted(set(keys) - set(TARGET_KEYS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown targets {unknown}; choose from {TARGET_KEYS}")
+    return keys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark the service on loopback: every API at several concurrencies, "
+        "plus the in-process and bare-echo ceilings. SERVING_* variables in the "
+        "environment configure the service under test (e.g. SERVING_WORKERS).",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny model, 2 s per level, concurrency 1 and 16 (for tests)",
+    )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        help="a TF Serving-style repository to serve instead "
+        "(<dir>/<name>/<version>/saved_model.pb)",
+    )
+    parser.add_argument(
+        "--model",
+        help="the model in the repository to load-test (default: digits, else the only model)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_levels,
+        help="comma-separated connection counts (default: 1,16,64; quick: 1,16)",
+    )
+    parser.add_argument(
+        "--duration", type=int, help="measured seconds per level (default: 10; quick: 2)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, help="unmeasured seconds before each level (default: 2; quick: 0)"
+    )
+    parser.add_argument(
+        "--targets",
+        type=_targets,
+        help=f"only these APIs (comma-separated from {', '.join(TARGET_KEYS)})",
+    )
+    parser.add_argument(
+        "--ceiling-seconds",
+        type=float,
+        help="seconds per batch size of the in-process ceiling (default: 3; quick: 0.5)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-results"),
+        help="output directory (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="do not copy the table and plot to docs/bench/ (full mode)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
+    )
+    args = build_parser().parse_args(argv)
+    from bench.run import Options, run
+
+    quick = args.quick
+    options = Options(
+        quick=quick,
+        model_dir=args.model_dir,
+        model=args.model,
+        concurrency=args.concurrency or ([1, 16] if quick else [1, 16, 64]),
+        duration_s=args.duration or (2 if quick else 10),
+        warmup_s=args.warmup if args.warmup is not None else (0 if quick else 2),
+        ceiling_s=args.ceiling_seconds or (0.5 if quick else 3.0),
+        out=args.out,
+        targets=args.targets,
+        write_docs=not args.no_docs and args.targets is None and args.model_dir is None,
+    )
+    if options.duration_s < 1 or options.warmup_s < 0:
+        raise SystemExit("--duration must be >= 1 and --warmup >= 0 (whole seconds: wrk)")
+    run(options)
+    return 0

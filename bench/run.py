@@ -1,0 +1,327 @@
+"""One benchmark run: model -> in-process ceiling -> servers -> load per target -> results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import report
+from bench.ceiling import in_process_ceiling
+from bench.http_load import LevelResult, run_wrk, wrk_available
+from bench.machine import git_commit, machine_info, software_versions
+from bench.model import prepare_model
+from bench.servers import Server, free_port, start_echo, start_service, system_busy_seconds
+from bench.targets import Target, build_targets, probe_grpc, probe_http
+from bench.workload import build_workload
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "bench"
+# A load generator above this share of one core is likely what limits the measured rate.
+CLIENT_BOUND_PERCENT = 85.0
+# Settings the benchmark fixes whatever the caller's environment says: no repository
+# polling (a scan every few seconds would add noise to a 10 s level).
+FIXED_ENV = {"SERVING_POLL_INTERVAL_S": "0"}
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool
+    model_dir: Path | None
+    model: str | None
+    concurrency: list[int]
+    duration_s: int
+    warmup_s: int
+    ceiling_s: float
+    out: Path
+    targets: list[str] | None  # None: all
+    write_docs: bool
+
+
+def effective_settings(env: dict[str, str]) -> dict:
+    """The service's Settings as the benchmark's environment resolves them."""
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    values = {k[len("SERVING_") :].lower(): v for k, v in env.items() if k.startswith("SERVING_")}
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise SystemExit(f"invalid SERVING_* setting for the benchmark: {exc}") from None
+    resolved = settings.model_dump(
+        mode="json", exclude={"admin_token", "model_repository", "metrics_dir", "repository_config"}
+    )
+    resolved["tf_intra_op_threads_resolved"] = settings.intra_op_threads()
+    return resolved
+
+
+def run(options: Options) -> dict:
+    """Run the whole benchmark and write results; returns the results dict."""
+    if not wrk_available():
+        raise SystemExit("wrk is not installed: run `make system-deps` (Debian package wrk)")
+    options.out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        results = _run(options, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    write_outputs(results, options)
+    return results
+
+
+def _run(options: Options, workdir: Path) -> dict:
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    if load_at_start[0] > 1.0:
+        log.warning(
+            "load average %.1f: other processes are running, results will be noisy",
+            load_at_start[0],
+        )
+    model = prepare_model(options.quick, options.model_dir, options.model, workdir)
+    workload = build_workload(model.name, model.version_dir)
+    targets = [
+        t for t in build_targets(workload) if options.targets is None or t.key in options.targets
+    ]
+    log.info("in-process ceiling of %s", model.version_dir)
+    ceiling = in_process_ceiling(model.version_dir, workload.arrays(), seconds=options.ceiling_s)
+
+    env = {**{k: v for k, v in os.environ.items() if k.startswith("SERVING_")}, **FIXED_ENV}
+    settings = effective_settings(env)
+    topology = (
+        f"{settings['workers']} workers x {settings['threads']} threads, "
+        f"TF intra-op {settings['tf_intra_op_threads_resolved']} / inter-op "
+        f"{settings['tf_inter_op_threads']}, max batch {settings['max_batch_size']}, "
+        f"batch timeout {settings['batch_timeout_micros']} us"
+    )
+    log.info("serving %s with %s", model.repo, topology)
+    grpc_port = free_port()
+    service = start_service(model.repo, FIXED_ENV, free_port(), grpc_port, workdir / "service.log")
+    echo = start_echo(settings["workers"], settings["threads"], free_port(), workdir / "echo.log")
+    try:
+        service.wait_ready(timeout=300, workers=settings["workers"])
+        echo.wait_ready(timeout=60, workers=settings["workers"])
+        measured = {
+            t.key: _measure_target(t, service, grpc_port, workload.model, options, workdir)
+            for t in targets
+        }
+        echo_body = next(t for t in build_targets(workload) if t.key == "rest_v1")
+        echo_levels = [
+            _measure_http(echo, echo_body, c, options, workdir).as_dict()
+            for c in options.concurrency
+        ]
+    finally:
+        service.stop()
+        echo.stop()
+
+    results = {
+        "schema_version": 1,
+        "mode": "quick" if options.quick else "full",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {**machine_info(), "load_average_at_start": load_at_start},
+        "software": software_versions(),
+        "git_commit": git_commit(),
+        "model": {
+            "name": model.name,
+            "version": int(model.version_dir.name),
+            "repository": str(model.repo),
+            "source": model.source,
+            "request": {
+                i.name: {"shape": list(i.value.shape), "dtype": i.value.dtype.name}
+                for i in workload.inputs
+            },
+        },
+        "settings": settings,
+        "topology": topology,
+        "load_generators": {
+            "http": "wrk -t1 (Lua POST body), --latency",
+            "grpc": "python -m bench.grpc_load (grpc.aio, one channel per connection)",
+        },
+        "concurrency": options.concurrency,
+        "duration_s": options.duration_s,
+        "warmup_s": options.warmup_s,
+        "targets": measured,
+        "ceilings": {
+            "in_process": ceiling,
+            "echo": {
+                "label": "bare echo (Flask+gunicorn, orjson parse)",
+                "available": True,
+                "levels": echo_levels,
+            },
+        },
+    }
+    results["goals"] = report.evaluate_goals(results)
+    return results
+
+
+def _measure_target(
+    target: Target, service: Server, grpc_port: int, model: str, options: Options, workdir: Path
+) -> dict:
+    entry: dict = {
+        "label": target.label,
+        "kind": target.kind,
+        "path": target.path,
+        "available": False,
+        "reason": target.skip_reason,
+        "levels": [],
+    }
+    if target.skip_reason is None:
+        address = f"127.0.0.1:{grpc_port}"
+        entry["reason"] = (
+            probe_grpc(address, target, model)
+            if target.kind == "grpc"
+            else probe_http(service.url, target)
+        )
+    if entry["reason"] is not None:
+        log.warning("%s: unavailable: %s", target.label, entry["reason"])
+        entry["levels"] = [LevelResult(c, "unavailable").as_dict() for c in options.concurrency]
+        return entry
+    entry["available"] = True
+    for concurrency in options.concurrency:
+        if target.kind == "grpc":
+            result = _measure_grpc(service, grpc_port, target, concurrency, options, workdir)
+        else:
+            result = _measure_http(service, target, concurrency, options, workdir)
+        log.info(
+            "%s c=%d: %s req/s, p50 %s ms, p99 %s ms%s",
+            target.label,
+            concurrency,
+            result.requests_per_s,
+            result.p50_ms,
+            result.p99_ms,
+            f" ({result.note})" if result.note else "",
+        )
+        entry["levels"].append(result.as_dict())
+    return entry
+
+
+def _measure_http(
+    server: Server, target: Target, concurrency: int, options: Options, workdir: Path
+) -> LevelResult:
+    body = target.write_body(workdir)
+    url = server.url + target.path
+    if options.warmup_s:
+        run_wrk(url, body, target.headers, concurrency, options.warmup_s)
+    before = _cpu_snapshot(server)
+    result = run_wrk(url, body, target.headers, concurrency, options.duration_s)
+    _note_cpu(result, server, before, "wrk")
+    return result
+
+
+def _measure_grpc(
+    server: Server,
+    grpc_port: int,
+    target: Target,
+    concurrency: int,
+    options: Options,
+    workdir: Path,
+) -> LevelResult:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.grpc_load",
+        "--address",
+        f"127.0.0.1:{grpc_port}",
+        "--request",
+        str(target.write_body(workdir)),
+        "--concurrency",
+        str(concurrency),
+        "--duration",
+        str(options.duration_s),
+        "--warmup",
+        str(options.warmup_s),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = _cpu_snapshot(server)
+    proc = subprocess.run(
+        command,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=options.duration_s + options.warmup_s + 120,
+    )
+    if proc.returncode != 0:
+        return LevelResult(
+            concurrency,
+            "failed",
+            note=f"gRPC driver exited {proc.returncode}: {proc.stderr.strip()[-300:]}",
+        )
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = LevelResult(
+        concurrency,
+        "ok",
+        requests_per_s=data["requests_per_s"],
+        p50_ms=data["p50_ms"],
+        p99_ms=data["p99_ms"],
+        requests=data["requests"],
+        errors=data["errors"],
+        duration_s=data["duration_s"],
+        client_cpu_percent=data["cpu_percent"],
+    )
+    if not data["requests"] or data["errors"] > data["requests"] // 100:
+        result.status, result.note = "failed", f"{data['errors']} errors"
+    _note_cpu(result, server, before, "the Python gRPC driver")
+    return result
+
+
+def _cpu_snapshot(server: Server) -> tuple[float, float, float]:
+    return time.monotonic(), server.cpu_seconds(), system_busy_seconds()
+
+
+def _note_cpu(
+    result: LevelResult, server: Server, before: tuple[float, float, float], client: str
+) -> None:
+    """Record where the CPU went during a level and flag a load-generator-bound level.
+
+    ``other_cpu_percent`` is the machine's busy time minus the server's and the load
+    generator's: anything else running (another job on a shared machine) shows up there.
+    """
+    started, server_before, busy_before = before
+    elapsed = time.monotonic() - started
+    server_cpu = server.cpu_seconds() - server_before
+    client_cpu = (result.client_cpu_percent or 0) / 100 * (result.duration_s or elapsed)
+    result.server_cpu_percent = round(100 * server_cpu / elapsed, 1)
+    if result.requests_per_s:
+        result.server_cpu_ms_per_request = round(
+            10 * result.server_cpu_percent / result.requests_per_s, 3
+        )
+    other = system_busy_seconds() - busy_before - server_cpu - client_cpu
+    result.other_cpu_percent = round(max(0.0, 100 * other / elapsed), 1)
+    if (result.client_cpu_percent or 0) >= CLIENT_BOUND_PERCENT:
+        note = (
+            f"{client} used {result.client_cpu_percent:.0f}% of a core: the load "
+            "generator, not the server, likely limits this rate"
+        )
+        result.note = f"{result.note}; {note}" if result.note else note
+
+
+def write_outputs(results: dict, options: Options) -> None:
+    """results.json, table.md and throughput.png in --out; docs/bench/ copies in full mode."""
+    (options.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = report.markdown_table(results)
+    (options.out / "table.md").write_text(table)
+    png = report.plot(results, options.out / "throughput.png")
+    print(table)
+    print(f"results: {options.out / 'results.json'}, plot: {png}")
+    if options.write_docs and not options.quick:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, DOCS / "throughput.png")
+        machine = results["machine"]
+        header = (
+            f"# Latest benchmark\n\n{results['date']}, {machine['cpu_model']}, "
+            f"{machine['cores']} cores, commit {results['git_commit'] or 'unknown'}; "
+            f"{results['topology']}; {results['duration_s']} s per level after "
+            f"{results['warmup_s']} s warm-up. Reproduce with `make bench`.\n\n"
+        )
+        (DOCS / "latest.md").write_text(header + table)
+        print(f"docs: {DOCS / 'latest.md'}, {DOCS / 'throughput.png'}")

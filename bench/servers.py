@@ -1,0 +1,156 @@
+"""The two servers under load: the real service (``python -m service``) and the bare echo
+app, both gunicorn gthread on free loopback ports with the same worker/thread topology."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_TICKS = os.sysconf("SC_CLK_TCK")
+ECHO_KEEPALIVE_S = 75  # service/gunicorn_conf.py's keepalive: same connection handling
+
+
+def pythonpath() -> str:
+    """The project first, then whatever the caller had (e.g. a profiler's sitecustomize)."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A gunicorn process tree started in the background; stopped by :meth:`stop`."""
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        port: int,
+        log_path: Path,
+        ready_path: str,
+    ):
+        self.name, self.port, self.log_path = name, port, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self._ready_path = ready_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 180.0, workers: int = 1) -> None:
+        """Until ``ready_path`` answers 200 on several fresh connections (every worker)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}; "
+                    f"log tail:\n{self.log_tail()}"
+                )
+            if all(self._get_ok() for _ in range(3 * workers)):
+                return
+            time.sleep(0.3)
+        raise TimeoutError(
+            f"{self.name} not ready after {timeout:.0f}s; log tail:\n{self.log_tail()}"
+        )
+
+    def _get_ok(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + self._ready_path, timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its workers (all their threads) so far."""
+        total = 0.0
+        for pid in [self.process.pid, *_children(self.process.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker that just exited
+                continue
+            total += (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+        return total
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # gunicorn: graceful shutdown of its own workers
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used since boot (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def start_service(
+    repo: Path, env_overrides: dict[str, str], rest_port: int, grpc_port: int, log_path: Path
+) -> Server:
+    """``python -m service`` serving ``repo``; SERVING_* from the caller's env apply too."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": pythonpath(),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **env_overrides,
+        "SERVING_MODEL_REPOSITORY": str(repo),
+        "SERVING_REST_PORT": str(rest_port),
+        "SERVING_GRPC_PORT": str(grpc_port),
+        "SERVING_HOST": "127.0.0.1",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the launcher makes a fresh one
+    return Server("service", [sys.executable, "-m", "service"], env, rest_port, log_path, "/readyz")
+
+
+def start_echo(workers: int, threads: int, port: int, log_path: Path) -> Server:
+    """The bare echo app under gunicorn gthread with the service's topology and keep-alive."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    command = [
+        gunicorn,
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--keep-alive",
+        str(ECHO_KEEPALIVE_S),
+        "--reuse-port",  # as service/gunicorn_conf.py: one balanced socket per worker
+        "--log-level",
+        "warning",
+        "bench.echo_app:create_app()",
+    ]
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
+    return Server("echo", command, env, port, log_path, "/healthz")

@@ -1,0 +1,87 @@
+"""``python -m bench --quick`` end to end: a well-formed results file, table and plot.
+
+Checks the shape of the results only, never the timing targets (those depend on the
+machine and on whatever else runs on it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"rest_v1", "task", "v2_json", "v2_binary", "grpc"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("bench-results")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {k: v for k, v in env.items() if not k.startswith("SERVING_")}  # default topology
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out, proc
+
+
+@pytest.fixture(scope="module")
+def results(quick_run) -> dict:
+    return json.loads((quick_run[0] / "results.json").read_text())
+
+
+def test_every_target_and_level_is_reported(results):
+    assert results["mode"] == "quick"
+    assert results["concurrency"] == [1, 16]
+    assert set(results["targets"]) == TARGETS
+    for key, target in results["targets"].items():
+        levels = {lv["concurrency"]: lv for lv in target["levels"]}
+        assert sorted(levels) == results["concurrency"], key
+        assert target["available"], f"{key}: {target.get('reason')}"
+        for lv in levels.values():
+            assert isinstance(lv["requests_per_s"], float) and lv["requests_per_s"] > 0, key
+            assert 0 < lv["p50_ms"] <= lv["p99_ms"], key
+            assert lv["requests"] > 0, key
+
+
+def test_rest_targets_are_available(results):
+    # REST v1 and the task verb exist since the service issue; a regression shows here.
+    assert results["targets"]["rest_v1"]["available"], results["targets"]["rest_v1"]["reason"]
+    assert results["targets"]["task"]["available"], results["targets"]["task"]["reason"]
+
+
+def test_ceilings_are_measured(results):
+    batches = results["ceilings"]["in_process"]["batches"]
+    assert set(batches) == {"1", "32", "64"}
+    assert all(b["items_per_s"] > 0 for b in batches.values())
+    echo = {lv["concurrency"]: lv for lv in results["ceilings"]["echo"]["levels"]}
+    assert sorted(echo) == [1, 16]
+    assert all(lv["status"] == "ok" and lv["requests_per_s"] > 0 for lv in echo.values())
+
+
+def test_run_metadata(results):
+    assert results["machine"]["cores"] >= 1
+    assert results["software"]["tensorflow"]
+    assert results["settings"]["workers"] >= 1
+    assert results["model"]["name"] == "digits"
+    assert results["model"]["request"]["image"]["shape"] == [1, 28, 28, 1]
+
+
+def test_table_and_plot(quick_run):
+    out, proc = quick_run
+    assert (out / "throughput.png").read_bytes()[:8] == PNG_MAGIC
+    table = (out / "table.md").read_text()
+    assert table.startswith("| API | c=1: req/s, p50 / p99 | c=16: req/s, p50 / p99 |")
+    assert "| REST v1 JSON (:predict) |" in table
+    assert table.splitlines()[0] in proc.stdout  # printed as well as written
