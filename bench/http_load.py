@@ -40,6 +40,7 @@ class LevelResult:
     # Server CPU per answered request: much steadier than req/s when other jobs share the
     # machine, so configurations can be compared even on a busy host.
     server_cpu_ms_per_request: float | None = None
+    mean_batch_rows: float | None = None  # rows per model call (dynamic batching at work)
     note: str | None = None
 
     def as_dict(self) -> dict:

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,8 @@ from bench.ceiling import in_process_ceiling
 from bench.http_load import LevelResult, run_wrk, wrk_available
 from bench.machine import git_commit, machine_info, software_versions
 from bench.model import prepare_model
-from bench.servers import Server, free_port, start_echo, start_service, system_busy_seconds
+from bench.observe import annotate, snapshot
+from bench.servers import Server, free_port, start_echo, start_service
 from bench.targets import Target, build_targets, probe_grpc, probe_http
 from bench.workload import build_workload
 
@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "bench"
-# A load generator above this share of one core is likely what limits the measured rate.
-CLIENT_BOUND_PERCENT = 85.0
 # Settings the benchmark fixes whatever the caller's environment says: no repository
 # polling (a scan every few seconds would add noise to a 10 s level).
 FIXED_ENV = {"SERVING_POLL_INTERVAL_S": "0"}
@@ -188,9 +186,9 @@ def _measure_target(
     entry["available"] = True
     for concurrency in options.concurrency:
         if target.kind == "grpc":
-            result = _measure_grpc(service, grpc_port, target, concurrency, options, workdir)
+            result = _measure_grpc(service, grpc_port, target, concurrency, options, workdir, model)
         else:
-            result = _measure_http(service, target, concurrency, options, workdir)
+            result = _measure_http(service, target, concurrency, options, workdir, model)
         log.info(
             "%s c=%d: %s req/s, p50 %s ms, p99 %s ms%s",
             target.label,
@@ -205,15 +203,20 @@ def _measure_target(
 
 
 def _measure_http(
-    server: Server, target: Target, concurrency: int, options: Options, workdir: Path
+    server: Server,
+    target: Target,
+    concurrency: int,
+    options: Options,
+    workdir: Path,
+    model: str | None = None,
 ) -> LevelResult:
     body = target.write_body(workdir)
     url = server.url + target.path
     if options.warmup_s:
         run_wrk(url, body, target.headers, concurrency, options.warmup_s)
-    before = _cpu_snapshot(server)
+    before = snapshot(server, model)
     result = run_wrk(url, body, target.headers, concurrency, options.duration_s)
-    _note_cpu(result, server, before, "wrk")
+    annotate(result, server, before, model, "wrk")
     return result
 
 
@@ -224,6 +227,7 @@ def _measure_grpc(
     concurrency: int,
     options: Options,
     workdir: Path,
+    model: str,
 ) -> LevelResult:
     command = [
         sys.executable,
@@ -241,7 +245,7 @@ def _measure_grpc(
         str(options.warmup_s),
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    before = _cpu_snapshot(server)
+    before = snapshot(server, model)
     proc = subprocess.run(
         command,
         env=env,
@@ -270,39 +274,8 @@ def _measure_grpc(
     )
     if not data["requests"] or data["errors"] > data["requests"] // 100:
         result.status, result.note = "failed", f"{data['errors']} errors"
-    _note_cpu(result, server, before, "the Python gRPC driver")
+    annotate(result, server, before, model, "the Python gRPC driver")
     return result
-
-
-def _cpu_snapshot(server: Server) -> tuple[float, float, float]:
-    return time.monotonic(), server.cpu_seconds(), system_busy_seconds()
-
-
-def _note_cpu(
-    result: LevelResult, server: Server, before: tuple[float, float, float], client: str
-) -> None:
-    """Record where the CPU went during a level and flag a load-generator-bound level.
-
-    ``other_cpu_percent`` is the machine's busy time minus the server's and the load
-    generator's: anything else running (another job on a shared machine) shows up there.
-    """
-    started, server_before, busy_before = before
-    elapsed = time.monotonic() - started
-    server_cpu = server.cpu_seconds() - server_before
-    client_cpu = (result.client_cpu_percent or 0) / 100 * (result.duration_s or elapsed)
-    result.server_cpu_percent = round(100 * server_cpu / elapsed, 1)
-    if result.requests_per_s:
-        result.server_cpu_ms_per_request = round(
-            10 * result.server_cpu_percent / result.requests_per_s, 3
-        )
-    other = system_busy_seconds() - busy_before - server_cpu - client_cpu
-    result.other_cpu_percent = round(max(0.0, 100 * other / elapsed), 1)
-    if (result.client_cpu_percent or 0) >= CLIENT_BOUND_PERCENT:
-        note = (
-            f"{client} used {result.client_cpu_percent:.0f}% of a core: the load "
-            "generator, not the server, likely limits this rate"
-        )
-        result.note = f"{result.note}; {note}" if result.note else note
 
 
 def write_outputs(results: dict, options: Options) -> None:
