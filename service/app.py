@@ -13,6 +13,7 @@ from service.batching import BatchingOptions
 from service.inference import InferenceService
 from service.logs import configure_logging
 from service.repository import ModelRepository
+from service.session_runner import ThreadOptions
 from service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,10 @@ class Serving:
     inference: InferenceService
 
 
-def configure_tensorflow(settings: Settings) -> None:
-    """Thread pools sized so workers x intra-op threads ~ cores (no oversubscription)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(settings.intra_op_threads())
-        tf.config.threading.set_inter_op_parallelism_threads(settings.tf_inter_op_threads)
-    except RuntimeError:  # already initialised in this process (tests build several apps)
-        pass
-
-
 def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask:
     """Build the app; ``start`` begins loading models in the background at once."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    configure_tensorflow(settings)
     batching = BatchingOptions(
         max_batch_size=settings.max_batch_size,
         batch_timeout_micros=settings.batch_timeout_micros,
@@ -54,6 +43,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
         batching,
         settings.poll_interval_s,
         AdminState(settings.state_dir),
+        ThreadOptions(settings.intra_op_threads(), settings.tf_inter_op_threads),
     )
     serving = Serving(
         settings, repository, InferenceService(repository, settings.request_timeout_s)

@@ -22,6 +22,7 @@ from service.batching import BatchingOptions
 from service.errors import ModelNotFound, Unavailable, VersionNotFound
 from service.repository_config import RepositoryConfig, read_repository_config
 from service.served_model import ServedModel, is_complete_version, load_version
+from service.session_runner import ThreadOptions
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,13 @@ class ModelRepository:
         batching: BatchingOptions | None,
         poll_interval_s: float = 2.0,
         admin_state: AdminState | None = None,
+        threads: ThreadOptions | None = None,
     ):
         self.root = Path(root)
         self.config_path = config_path
         self.batching = batching
         self.poll_interval_s = poll_interval_s
+        self.threads = threads or ThreadOptions()
         self._models: dict[str, ModelState] = {}
         self._status: dict[str, dict[int, VersionStatus]] = {}
         self._failed: dict[tuple[str, int], float] = {}  # (model, version) -> mtime that failed
@@ -226,7 +229,9 @@ class ModelRepository:
                 if self.batching is not None
                 else None
             )
-            model = load_version(name, version, path, batching, metrics.batch_observer)
+            model = load_version(
+                name, version, path, batching, metrics.batch_observer, self.threads
+            )
         except Exception as exc:
             message = f"failed to load {name} version {version}: {str(exc).splitlines()[0]}"
             log.error(message)

@@ -14,6 +14,7 @@ import numpy as np
 from service import metrics
 from service.batching import Batcher, BatcherClosed, BatchingOptions
 from service.errors import InvalidInput, ServingError
+from service.session_runner import ArrayFn, SavedModelSession, ThreadOptions
 from service.signature import TF_TO_NUMPY, TensorSpec, validate_inputs
 from training.card import CARD_FILE, ModelCard
 
@@ -97,7 +98,7 @@ class ServedModel:
     signature_defs: dict
     signatures: dict[str, Signature]
     loaded_at: float = field(default_factory=time.time)
-    _saved_model: object = None
+    _session: SavedModelSession | None = None  # kept alive as long as the version
 
     def signature(self, name: str | None) -> Signature:
         name = name or DEFAULT_SIGNATURE
@@ -116,26 +117,29 @@ class ServedModel:
 
 
 def load_version(
-    name: str, version: int, path: Path, batching: BatchingOptions | None, observer_factory=None
+    name: str,
+    version: int,
+    path: Path,
+    batching: BatchingOptions | None,
+    observer_factory=None,
+    threads: ThreadOptions | None = None,
 ) -> ServedModel:
     """Load, wrap and warm up one version. Raises on any failure (nothing is published)."""
-    import tensorflow as tf
-
     card = ModelCard.read(path) if (path / CARD_FILE).exists() else None
     defs = read_signature_defs(path)
-    loaded = tf.saved_model.load(str(path), tags=["serve"])
+    session = SavedModelSession(path, threads or ThreadOptions())
     signatures = {}
     latency = metrics.INFERENCE_LATENCY.labels(name, str(version))
     for sig_name, sig_def in defs.items():
-        if sig_name.startswith("__") or sig_name not in loaded.signatures:
+        if sig_name.startswith("__"):  # e.g. __saved_model_init_op: not a servable signature
             continue
-        fn = loaded.signatures[sig_name]
+        run, _ = session.callable(sig_name)
         signature = Signature(
             sig_name,
             _specs(sig_def.inputs),
             _specs(sig_def.outputs),
             sig_def.method_name,
-            _caller(fn, latency),
+            _caller(run, latency),
         )
         if batching is not None and signature.batchable:
             observer = observer_factory(name, version) if observer_factory else None
@@ -145,7 +149,7 @@ def load_version(
         signatures[sig_name] = signature
     if not signatures:
         raise ValueError("the SavedModel has no callable signatures")
-    model = ServedModel(name, version, path, card, defs, signatures, _saved_model=loaded)
+    model = ServedModel(name, version, path, card, defs, signatures, _session=session)
     try:
         warm_up(model)
     except BaseException:
@@ -169,19 +173,18 @@ def freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
-def _caller(fn, latency) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
-    """The signature as a numpy -> numpy function, timed into ``latency`` per call."""
+def _caller(run: ArrayFn, latency) -> ArrayFn:
+    """The signature's session callable, timed into ``latency`` per call (one batch)."""
     import tensorflow as tf
 
     def call(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         try:
-            outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+            outputs = run(inputs)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
             raise InvalidInput(f"the model rejected the input: {_first_line(exc)}") from exc
-        result = {k: v.numpy() for k, v in outputs.items()}
         latency.observe(time.perf_counter() - started)
-        return result
+        return outputs
 
     return call
 

@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     tf_intra_op_threads: int = Field(
         0, ge=0, description="TensorFlow intra-op threads per worker; 0 = cores / workers."
     )
-    tf_inter_op_threads: int = Field(1, ge=0, description="TensorFlow inter-op threads per worker.")
+    tf_inter_op_threads: int = Field(
+        -1,
+        ge=-1,
+        description="TensorFlow inter-op threads per model session; -1 runs a batch's ops in "
+        "the batch thread itself (no hand-off), 0 = TensorFlow's default.",
+    )
     max_request_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="Largest accepted request body."
     )

@@ -1,0 +1,75 @@
+"""A SavedModel run the way TensorFlow Serving runs it: one session, one callable per signature.
+
+TF Serving loads a SavedModel into a ``Session`` and calls ``Session::Run`` with the
+signature's tensor names. The Python equivalent, a session ``make_callable``, takes and
+returns numpy arrays and holds the GIL only to enter and leave the run. The eager path
+(``tf.saved_model.load(...).signatures[name](**tensors)``) re-takes the GIL for every
+Python step of the call (structured arguments, tensor conversion, output wrapping); under
+gunicorn's request threads each re-take waits behind them, and a 0.9 ms model call was
+measured taking 4.6 ms in a loaded worker. Same graph, same kernels, same outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ArrayFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ThreadOptions:
+    """TensorFlow thread pools of a model session.
+
+    ``inter_op``: -1 runs a call's ops in the calling (batch) thread, no hand-off to a pool:
+    the cheapest for the small graphs served here. 0 lets TensorFlow pick. ``intra_op``:
+    threads one op (a convolution, a matmul) may use; 0 lets TensorFlow pick.
+    """
+
+    intra_op: int = 0
+    inter_op: int = -1
+
+
+class SavedModelSession:
+    """A SavedModel's ``serve`` MetaGraph loaded into its own graph and session.
+
+    The session is closed when the object is garbage-collected: a request that still holds
+    an unloaded version can finish on it.
+    """
+
+    def __init__(self, path: Path, threads: ThreadOptions):
+        import tensorflow as tf
+
+        config = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=threads.intra_op,
+            inter_op_parallelism_threads=threads.inter_op,
+        )
+        self._graph = tf.Graph()
+        self._session = tf.compat.v1.Session(graph=self._graph, config=config)
+        with self._graph.as_default():
+            # Restores the variables and runs the init op (lookup tables of text models),
+            # exactly as TF Serving's LoadSavedModel does.
+            self.meta_graph = tf.compat.v1.saved_model.load(self._session, ["serve"], str(path))
+
+    def callable(self, signature_name: str) -> tuple[ArrayFn, list[str]]:
+        """numpy -> numpy function of one signature, and the output names it returns.
+
+        Inputs must already have the signature's dtypes (``validate_inputs`` casts them).
+        """
+        signature = self.meta_graph.signature_def[signature_name]
+        input_names = sorted(signature.inputs)
+        output_names = sorted(signature.outputs)
+        tensor = self._graph.get_tensor_by_name
+        run = self._session.make_callable(
+            [tensor(signature.outputs[n].name) for n in output_names],
+            feed_list=[tensor(signature.inputs[n].name) for n in input_names],
+        )
+
+        def call(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            values = run(*[inputs[name] for name in input_names])
+            return dict(zip(output_names, values, strict=True))
+
+        return call, output_names
