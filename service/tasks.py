@@ -30,8 +30,10 @@ def task_of(model: ServedModel, kind: type):
     return task
 
 
-def _instances(body: dict) -> list:
+def _instances(body: dict) -> list | np.ndarray:
     instances = body.get("instances")
+    if isinstance(instances, np.ndarray):  # numbers parsed straight to numpy: never empty
+        return instances
     if not isinstance(instances, list) or not instances:
         raise InvalidInput("'instances' must be a non-empty list with one entry per example")
     return instances

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+import orjson
 import pytest
 
 IMG = np.arange(28 * 28, dtype=np.float32).reshape(28, 28, 1) % 256
@@ -137,6 +138,18 @@ def test_signature_name_selects_a_signature(client):
     assert "signature 'nope' not found" in bad.get_json()["error"]
 
 
+def test_numbers_parsed_straight_to_numpy_predict_as_the_general_path(client):
+    """A NaN literal anywhere sends the body through orjson/json, the general path."""
+    images = img_list(3)
+    fast = client.post("/v1/models/digits:predict", json={"instances": images})
+    general = client.post(
+        "/v1/models/digits:predict",
+        data=orjson.dumps({"instances": images})[:-1] + b', "unused": NaN}',
+    )
+    assert fast.status_code == general.status_code == 200
+    assert fast.get_json() == general.get_json()
+
+
 def test_nan_and_infinity_literals_are_accepted(client):
     row = ", ".join(["NaN", "Infinity"] + ["1.0"] * 28)
     r = client.post("/v1/models/tumor-anomaly:predict", data='{"instances": [[' + row + "]]}")
@@ -197,6 +210,25 @@ ERRORS = [
         400,
         "input 'image' is not a DT_FLOAT [-1, 28, 28, 1] tensor: ragged nested lists (examples "
         "or rows of different lengths)",
+    ),
+    (  # 784 values but one row of 29 pixels and one of 27: ragged, not a 28x28 image
+        "/v1/models/digits:predict",
+        {"instances": [[[[0.0]] * 29, *[[[0.0]] * 28] * 26, [[0.0]] * 27]]},
+        400,
+        "input 'image' is not a DT_FLOAT [-1, 28, 28, 1] tensor: ragged nested lists (examples "
+        "or rows of different lengths)",
+    ),
+    (
+        "/v1/models/digits:predict",
+        {"instances": [[1.0] * 16]},
+        400,
+        "input 'image' expects shape [-1, 28, 28, 1], got [1, 16]",
+    ),
+    (
+        "/v1/models/sentiment:predict",
+        {"instances": [[0.5] * 16]},
+        400,
+        "input 'text' expects strings or {\"b64\": ...} objects, got float",
     ),
     (
         "/v1/models/sentiment:predict",

@@ -7,7 +7,7 @@ from google.protobuf import json_format
 
 from service.api.tasks import TASK_VERBS
 from service.api.urls import parse_model_url
-from service.codecs.json_body import parse_json_object
+from service.codecs.tensor_json import parse_tensor_json
 from service.codecs.tf_rest import decode_predict, encode_outputs
 from service.errors import InvalidInput, MethodNotAllowed, NotFound
 from service.http import json_response
@@ -100,7 +100,7 @@ def metadata(url):
 
 
 def predict(url):
-    body = parse_json_object(request.get_data())
+    body = parse_tensor_json(request.get_data())
     model = serving().inference.resolve(url.name, url.version, url.label)
     signature_name = body.get("signature_name")
     if signature_name is not None and not isinstance(signature_name, str):

@@ -10,14 +10,14 @@ from __future__ import annotations
 from flask import current_app, request
 
 from service import tasks
-from service.codecs.json_body import parse_json_object
+from service.codecs.tensor_json import parse_tensor_json
 from service.http import json_response
 
 
 def _task_view(adapter):
     def view(url):
         serving = current_app.extensions["serving"]
-        body = parse_json_object(request.get_data())
+        body = parse_tensor_json(request.get_data())
         model = serving.inference.resolve(url.name, url.version, url.label)
         results = adapter(serving.inference, model, body)
         return json_response(

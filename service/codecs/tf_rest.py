@@ -27,6 +27,13 @@ def decode_predict(body: dict, specs: dict[str, TensorSpec]) -> tuple[dict[str, 
     names = sorted(specs)
     if has_rows:
         instances = body["instances"]
+        if isinstance(instances, np.ndarray):  # already a numeric tensor (tensor_json)
+            if len(names) != 1:
+                raise InvalidInput(
+                    f"the signature has several inputs {names}: each instance must be "
+                    "an object keyed by input name"
+                )
+            return {names[0]: to_array(instances, specs[names[0]])}, True
         if not isinstance(instances, list):
             raise InvalidInput("'instances' must be a list with one entry per example")
         if not instances:
@@ -86,6 +93,11 @@ def _numpy_reason(exc: Exception) -> str:
 
 
 def _string_array(value: object, name: str) -> np.ndarray:
+    if isinstance(value, np.ndarray):  # numbers, parsed straight to numpy
+        raise InvalidInput(
+            f"input '{name}' expects strings or {{\"b64\": ...}} objects, got {_number_kind(value)}"
+        )
+
     def convert(v):
         if isinstance(v, list):
             return [convert(x) for x in v]
@@ -104,6 +116,11 @@ def _string_array(value: object, name: str) -> np.ndarray:
     array = np.empty(_shape_of(converted, name), dtype=object)
     array[...] = converted
     return array
+
+
+def _number_kind(array: np.ndarray) -> str:
+    """How the general path names the first value of a numeric array: int or float."""
+    return "int" if array.dtype.kind in "iu" else "float"
 
 
 def _shape_of(nested: object, name: str) -> tuple[int, ...]:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from service.codecs.json_body import dumps, parse_json_object
+from service.codecs.json_body import dumps
+from service.codecs.tensor_json import parse_tensor_json
 from service.errors import InternalError, InvalidInput
 from service.signature import TensorSpec
 
@@ -112,7 +113,7 @@ def decode_request(
     Triton requires); unknown or missing inputs are left to the shared validation.
     """
     header, binary = _split(body, header_length)
-    request = parse_json_object(header)
+    request = parse_tensor_json(header)
     request_id = request.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput("'id' must be a string")
@@ -218,7 +219,7 @@ def _decode_input(
 
 
 def _from_json(data: object, datatype: str, name: str) -> np.ndarray:
-    if not isinstance(data, list):
+    if not isinstance(data, list | np.ndarray):  # ndarray: numbers parsed by tensor_json
         data = [data]
     if datatype == "BYTES":
         return _json_strings(data, name)
@@ -258,6 +259,9 @@ def _json_strings(data: list, name: str) -> np.ndarray:
     flat: list[bytes] = []
 
     def walk(value: object) -> None:
+        if isinstance(value, np.ndarray):  # numbers parsed straight to numpy
+            kind = "int" if value.dtype.kind in "iu" else "float"
+            raise InvalidInput(f"input '{name}' is BYTES but 'data' holds a {kind}; send strings")
         if isinstance(value, list):
             for item in value:
                 walk(item)
