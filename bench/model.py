@@ -68,6 +68,13 @@ def _export_digits(models_dir: Path, overrides: dict) -> None:
     runner.export(result, models_dir, report=False)
 
 
+def cache_repository() -> Path:
+    """Where the benchmark trains the default models it needs, keyed by the training code."""
+    from training.runner import code_hash
+
+    return ROOT / ".cache" / "bench-models" / code_hash()
+
+
 def prepare_model(
     quick: bool, model_dir: Path | None, name: str | None, workdir: Path
 ) -> BenchModel:
@@ -84,9 +91,7 @@ def prepare_model(
     project = ROOT / "models"
     if latest_version_dir(project / DEFAULT_MODEL):
         return from_repository(project, DEFAULT_MODEL, "project models/")
-    from training.runner import code_hash
-
-    cache = ROOT / ".cache" / "bench-models" / code_hash()
+    cache = cache_repository()
     if not latest_version_dir(cache / DEFAULT_MODEL):
         log.info("models/ has no digits: training the default digits model into %s", cache)
         _export_digits(cache, {})

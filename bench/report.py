@@ -142,6 +142,15 @@ def evaluate_goals(results: dict) -> list[dict]:
                 )
     if rest1:
         add("REST v1 c=1 p50 <= 3 ms", rest1["p50_ms"], 3.0, False, "ms")
+    memory = results.get("memory")
+    if memory:
+        add(
+            f"one worker with {', '.join(memory['models'])} loaded < 1 GiB RSS",
+            memory["rss_mib"],
+            memory["budget_mib"],
+            False,
+            "MiB",
+        )
     return goals
 
 

@@ -17,7 +17,8 @@ from bench import report
 from bench.ceiling import in_process_ceiling
 from bench.http_load import LevelResult, run_wrk, wrk_available
 from bench.machine import git_commit, machine_info, software_versions
-from bench.model import prepare_model
+from bench.memory import DEFAULT_MODELS, ensure_default_models, servable_models, worker_memory
+from bench.model import cache_repository, prepare_model
 from bench.observe import annotate, snapshot
 from bench.servers import Server, free_port, start_echo, start_service
 from bench.targets import Target, build_targets, probe_grpc, probe_http
@@ -120,6 +121,7 @@ def _run(options: Options, workdir: Path) -> dict:
     finally:
         service.stop()
         echo.stop()
+    memory = _measure_memory(model, options, workdir, targets)
 
     results = {
         "schema_version": 1,
@@ -148,6 +150,7 @@ def _run(options: Options, workdir: Path) -> dict:
         "duration_s": options.duration_s,
         "warmup_s": options.warmup_s,
         "targets": measured,
+        "memory": memory,
         "ceilings": {
             "in_process": ceiling,
             "echo": {
@@ -159,6 +162,26 @@ def _run(options: Options, workdir: Path) -> dict:
     }
     results["goals"] = report.evaluate_goals(results)
     return results
+
+
+def _measure_memory(model, options: Options, workdir: Path, targets: list[Target]) -> dict:
+    """One worker's RSS with the four default models (full mode), else with the repository
+    under test. Full mode trains missing defaults into the benchmark's cache, never into
+    models/."""
+    repo = model.repo
+    full_default = not options.quick and options.model_dir is None
+    if full_default and set(DEFAULT_MODELS) - set(servable_models(repo)):
+        repo = cache_repository()
+        ensure_default_models(repo)
+    rest = next((t for t in targets if t.key == "rest_v1"), None)
+
+    def burst(url: str) -> None:
+        for _ in range(20 if rest is not None else 0):
+            reason = probe_http(url, rest)
+            if reason is not None:
+                raise RuntimeError(f"memory measurement: {reason}")
+
+    return worker_memory(repo, FIXED_ENV, workdir, burst)
 
 
 def _measure_target(

@@ -82,6 +82,10 @@ class Server:
             total += (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
         return total
 
+    def children(self) -> list[int]:
+        """The gunicorn workers' process ids."""
+        return _children(self.process.pid)
+
     def log_tail(self, chars: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]

@@ -70,6 +70,15 @@ def test_ceilings_are_measured(results):
     assert all(lv["status"] == "ok" and lv["requests_per_s"] > 0 for lv in echo.values())
 
 
+def test_worker_memory_is_measured(results):
+    memory = results["memory"]
+    assert memory["workers"] == 1 and memory["models"] == ["digits"]  # quick: the tiny repo
+    # a TensorFlow worker with a model loaded holds well over 100 MiB and the peak is a peak
+    assert 100 < memory["rss_mib"] <= memory["peak_rss_mib"]
+    goal = next(g for g in results["goals"] if "RSS" in g["goal"])
+    assert goal["threshold"] == "<= 1,024.0 MiB"
+
+
 def test_run_metadata(results):
     assert results["machine"]["cores"] >= 1
     assert results["software"]["tensorflow"]
