@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=int, help="measured seconds per level (default: 10; quick: 2)"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        help="measure every level this many times, interleaving the servers, and report "
+        "the median run (default: 3; quick: 1)",
+    )
+    parser.add_argument(
         "--warmup", type=int, help="unmeasured seconds before each level (default: 2; quick: 0)"
     )
     parser.add_argument(
@@ -102,13 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         model=args.model,
         concurrency=args.concurrency or ([1, 16] if quick else [1, 16, 64]),
         duration_s=args.duration or (2 if quick else 10),
+        rounds=args.rounds or (1 if quick else 3),
         warmup_s=args.warmup if args.warmup is not None else (0 if quick else 2),
         ceiling_s=args.ceiling_seconds or (0.5 if quick else 3.0),
         out=args.out,
         targets=args.targets,
         write_docs=not args.no_docs and args.targets is None and args.model_dir is None,
     )
-    if options.duration_s < 1 or options.warmup_s < 0:
-        raise SystemExit("--duration must be >= 1 and --warmup >= 0 (whole seconds: wrk)")
+    if options.duration_s < 1 or options.warmup_s < 0 or options.rounds < 1:
+        raise SystemExit(
+            "--duration and --rounds must be >= 1 and --warmup >= 0 (whole seconds: wrk)"
+        )
     run(options)
     return 0

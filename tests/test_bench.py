@@ -53,6 +53,7 @@ def test_every_target_and_level_is_reported(results):
             assert isinstance(lv["requests_per_s"], float) and lv["requests_per_s"] > 0, key
             assert 0 < lv["p50_ms"] <= lv["p99_ms"], key
             assert lv["requests"] > 0, key
+            assert lv["rounds_requests_per_s"] == [lv["requests_per_s"]], key  # one round
 
 
 def test_rest_targets_are_available(results):
@@ -94,3 +95,21 @@ def test_table_and_plot(quick_run):
     assert table.startswith("| API | c=1: req/s, p50 / p99 | c=16: req/s, p50 / p99 |")
     assert "| REST v1 JSON (:predict) |" in table
     assert table.splitlines()[0] in proc.stdout  # printed as well as written
+
+
+def test_median_entry_keeps_the_median_run_whole():
+    from bench.run import median_entry
+
+    def run(rps, p99, status="ok"):
+        return {"concurrency": 64, "status": status, "requests_per_s": rps, "p99_ms": p99}
+
+    rounds = [
+        {"label": "x", "levels": [run(900.0, 80.0)]},
+        {"label": "x", "levels": [run(1100.0, 60.0)]},
+        {"label": "x", "levels": [run(1000.0, 70.0)]},
+        {"label": "x", "levels": [run(None, None, "failed")]},
+    ]
+    level = median_entry(rounds)["levels"][0]
+    # the median of the three good rounds, with its own p99, and every round listed
+    assert (level["requests_per_s"], level["p99_ms"]) == (1000.0, 70.0)
+    assert level["rounds_requests_per_s"] == [900.0, 1100.0, 1000.0, None]
