@@ -69,7 +69,7 @@ def _rpc(endpoint: str):
         def handler(self, request, context: grpc.ServicerContext):
             started = time.perf_counter()
             CURRENT_MODEL.set(("", ""))  # pool threads are reused across calls
-            metrics.IN_FLIGHT.labels(API).inc()
+            metrics.in_flight(API).inc()
             code, message, response = grpc.StatusCode.OK, "", None
             try:
                 response = method(self, request, context)
@@ -79,7 +79,7 @@ def _rpc(endpoint: str):
                 log.exception("unhandled error in gRPC %s", full_name)
                 code, message = grpc.StatusCode.INTERNAL, "internal error; see the server log"
             finally:
-                metrics.IN_FLIGHT.labels(API).dec()
+                metrics.in_flight(API).dec()
             elapsed = time.perf_counter() - started
             model, version = CURRENT_MODEL.get()
             metrics.observe_request(

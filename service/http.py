@@ -36,16 +36,19 @@ def install(app: Flask, max_request_bytes: int) -> None:
     """Attach the request hooks and error handlers to ``app``."""
     app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
 
+    # The hooks resolve Flask's context proxies (g, request) once each: every attribute read
+    # through a proxy is a lookup, and they run on every request.
     @app.before_request
     def _start() -> None:
-        g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        g.api = API_OF_BLUEPRINT.get(request.blueprint or "", "other")
-        g.endpoint = request.endpoint.rsplit(".", 1)[-1] if request.endpoint else "unknown"
+        scope, req = g._get_current_object(), request._get_current_object()
+        scope.started = time.perf_counter()
+        scope.request_id = req.headers.get("X-Request-ID") or uuid.uuid4().hex
+        scope.api = API_OF_BLUEPRINT.get(req.blueprint or "", "other")
+        scope.endpoint = req.endpoint.rsplit(".", 1)[-1] if req.endpoint else "unknown"
         CURRENT_MODEL.set(("", ""))
-        metrics.IN_FLIGHT.labels(g.api).inc()
-        g.in_flight = True
-        length = request.content_length
+        metrics.in_flight(scope.api).inc()
+        scope.in_flight = True
+        length = req.content_length
         if length is not None and length > max_request_bytes:
             raise PayloadTooLarge(
                 f"request body of {length} bytes exceeds the limit of {max_request_bytes} bytes"
@@ -53,18 +56,20 @@ def install(app: Flask, max_request_bytes: int) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        scope = g._get_current_object()
+        response.headers["X-Request-ID"] = getattr(scope, "request_id", "")
         model, version = CURRENT_MODEL.get()
         if version:  # which version answered: visible to clients during rollouts
             response.headers["X-Model-Version"] = f"{model}/{version}"
-        _observe(response)
+        _observe(scope, request._get_current_object(), response, model, version)
         return response
 
     @app.teardown_request
     def _teardown(_exc) -> None:
-        if getattr(g, "in_flight", False):
-            metrics.IN_FLIGHT.labels(g.api).dec()
-            g.in_flight = False
+        scope = g._get_current_object()
+        if getattr(scope, "in_flight", False):
+            metrics.in_flight(scope.api).dec()
+            scope.in_flight = False
 
     @app.errorhandler(ServingError)
     def _serving_error(exc: ServingError) -> Response:
@@ -90,34 +95,32 @@ def install(app: Flask, max_request_bytes: int) -> None:
         )
 
 
-def _observe(response: Response) -> None:
-    if not hasattr(g, "started"):
+def _observe(scope, req, response: Response, model: str, version: str) -> None:
+    if not hasattr(scope, "started"):
         return
-    elapsed = time.perf_counter() - g.started
-    model, version = CURRENT_MODEL.get()
-    status = str(response.status_code)
+    elapsed = time.perf_counter() - scope.started
     metrics.observe_request(
-        g.api,
-        g.endpoint,
-        status,
+        scope.api,
+        scope.endpoint,
+        str(response.status_code),
         model,
         version,
         elapsed,
-        request.content_length,
+        req.content_length,
         response.content_length,
     )
-    if g.api != "ops" or response.status_code >= 400:
+    if scope.api != "ops" or response.status_code >= 400:
         log.info(
             "request",
             extra={
-                "request_id": g.request_id,
-                "method": request.method,
-                "path": request.path,
+                "request_id": scope.request_id,
+                "method": req.method,
+                "path": req.path,
                 "status": response.status_code,
                 "model": model,
                 "version": version,
-                "api": g.api,
-                "endpoint": g.endpoint,
+                "api": scope.api,
+                "endpoint": scope.endpoint,
                 "latency_ms": round(elapsed * 1000, 3),
             },
         )

@@ -100,6 +100,29 @@ VERSIONS_LOADED = Gauge(
 )
 
 
+# Labelled children by label values: ``labels()`` validates and looks up under a lock on
+# every call, and each request records five of them. Label sets are the same few per
+# model/endpoint/status, so the caches stay as small as the exposition itself.
+_request_children: dict[tuple[str, str, str, str, str], tuple] = {}
+_api_children: dict[str, tuple] = {}
+
+
+def in_flight(api: str):
+    """The in-flight gauge of ``api`` (cached child)."""
+    return _children_of_api(api)[0]
+
+
+def _children_of_api(api: str) -> tuple:
+    children = _api_children.get(api)
+    if children is None:
+        children = _api_children[api] = (
+            IN_FLIGHT.labels(api),
+            REQUEST_SIZE.labels(api),
+            RESPONSE_SIZE.labels(api),
+        )
+    return children
+
+
 def observe_request(
     api: str,
     endpoint: str,
@@ -111,12 +134,20 @@ def observe_request(
     response_bytes: int | None = None,
 ) -> None:
     """Count, time and size one answered request: the one recording every transport uses."""
-    REQUESTS.labels(model, version, api, endpoint, status).inc()
-    REQUEST_LATENCY.labels(model, api, endpoint).observe(elapsed_s)
+    key = (model, version, api, endpoint, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (
+            REQUESTS.labels(model, version, api, endpoint, status),
+            REQUEST_LATENCY.labels(model, api, endpoint),
+        )
+    children[0].inc()
+    children[1].observe(elapsed_s)
+    _, request_size, response_size = _children_of_api(api)
     if request_bytes:
-        REQUEST_SIZE.labels(api).observe(request_bytes)
+        request_size.observe(request_bytes)
     if response_bytes is not None:
-        RESPONSE_SIZE.labels(api).observe(response_bytes)
+        response_size.observe(response_bytes)
 
 
 def batch_observer(model: str, version: int):

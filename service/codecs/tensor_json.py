@@ -16,7 +16,7 @@ the error messages. Everything else in the body is ordinary Python values.
 
 from __future__ import annotations
 
-import contextlib
+import math
 import threading
 
 import numpy as np
@@ -99,21 +99,31 @@ def numeric_array(array: simdjson.Array) -> np.ndarray | None:
         if not shape[-1]:
             return None
         probe = probe[0]
-    flat = None
     if isinstance(probe, int):  # else a float leads: not all integers, skip the attempt
-        # TypeError/ValueError: a non-integer (or one beyond int64) somewhere
-        with contextlib.suppress(TypeError, ValueError):
-            flat = np.frombuffer(array.as_buffer(of_type="i"), dtype=np.int64)
-    if flat is None:
         try:
-            flat = np.frombuffer(array.as_buffer(of_type="d"), dtype=np.float64)
-        except (TypeError, ValueError):  # strings, booleans, null or objects inside
+            flat = np.frombuffer(array.as_buffer(of_type="i"), dtype=np.int64)
+        except (TypeError, ValueError):  # a float somewhere, or an integer beyond int64
+            flat = _doubles(array)
+            # All integers but beyond int64 (UINT64): keep the exact Python ints. With any
+            # float among them the general path gives float64 too, so nothing is lost.
+            if flat is None or (
+                np.abs(flat).max() >= _EXACT_DOUBLE and np.all(np.mod(flat, 1) == 0)
+            ):
+                return None
+    else:
+        flat = _doubles(array)
+        if flat is None:
             return None
-        if np.abs(flat).max() >= _EXACT_DOUBLE and np.all(np.mod(flat, 1) == 0):
-            return None  # big integers (UINT64): keep the exact Python ints
-    if flat.size != np.prod(shape) or not _is_regular(array.mini, shape):
+    if flat.size != math.prod(shape) or not _is_regular(array.mini, shape):
         return None
     return flat.reshape(shape)
+
+
+def _doubles(array: simdjson.Array) -> np.ndarray | None:
+    try:
+        return np.frombuffer(array.as_buffer(of_type="d"), dtype=np.float64)
+    except (TypeError, ValueError):  # strings, booleans, null or objects inside
+        return None
 
 
 def _is_regular(text: bytes, shape: list[int]) -> bool:
