@@ -1,8 +1,9 @@
 """The in-process ceiling: the SavedModel's ``serving_default`` signature called directly.
 
-Measured before any server starts, so nothing competes for the cores. Each call converts
-numpy -> tensor -> numpy, as the server's batch function does; what remains is the cost of
-the graph itself, i.e. the most items/s any server on this machine could get from it.
+Measured before any server starts, so nothing competes for the cores. Each call goes numpy
+-> session callable -> numpy, exactly the server's batch function (``SavedModelSession``),
+with TensorFlow free to use every core: the most items/s any server on this machine could
+get from the graph.
 """
 
 from __future__ import annotations
@@ -22,18 +23,16 @@ def in_process_ceiling(
     batch_sizes: tuple[int, ...] = BATCH_SIZES,
 ) -> dict:
     """Items/s and mean call time of the signature at each batch size."""
-    import tensorflow as tf
+    from service.session_runner import SavedModelSession, ThreadOptions
 
-    loaded = tf.saved_model.load(str(version_dir), tags=["serve"])
-    fn = loaded.signatures["serving_default"]
+    threads = ThreadOptions(intra_op=0, inter_op=-1)  # intra-op 0: TensorFlow uses every core
+    run, _ = SavedModelSession(version_dir, threads).callable("serving_default")
     results = {}
     for batch in batch_sizes:
         tiled = {k: np.repeat(v, batch, axis=0) for k, v in inputs.items()}
 
         def call(tiled=tiled) -> None:
-            outputs = fn(**{k: tf.constant(v) for k, v in tiled.items()})
-            for value in outputs.values():
-                value.numpy()
+            run(tiled)
 
         for _ in range(3):  # first calls allocate and pick kernels
             call()
@@ -48,6 +47,6 @@ def in_process_ceiling(
         }
     return {
         "batches": results,
-        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "all",
-        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "all",
+        "tf_intra_op_threads": threads.intra_op or "all",
+        "tf_inter_op_threads": "the calling thread" if threads.inter_op < 0 else threads.inter_op,
     }
