@@ -1,110 +1,120 @@
-"""A small closed-loop gRPC load driver: C in-flight unary calls for D seconds.
+"""Drive a gRPC method with ``h2load`` (nghttp2's HTTP/2 load generator, written in C).
 
-``python -m bench.grpc_load --address HOST:PORT --request FILE --concurrency C --duration D``
-prints one JSON object (requests/s, p50/p99 in ms, errors, the driver's own CPU use).
+gRPC is HTTP/2: a unary call is a POST to ``/<service>/<method>`` with
+``content-type: application/grpc`` whose body is the message behind a 5-byte frame header
+(a compression flag, then the length, big-endian). h2load replays one such pre-built body
+on C connections with one stream each (closed loop, like wrk's C connections), so the
+client spends its CPU on HTTP/2 only, not on protobuf or Python: the Python ``grpc.aio``
+driver this replaced used most of a core at c=64 on a 2-core machine, CPU the server
+under test then lacked. Separate connections also matter because the service balances
+gRPC per connection across its gunicorn workers (SO_REUSEPORT).
 
-The request is a pre-serialized ``PredictRequest`` sent as raw bytes and responses are not
-decoded (the orchestrator checked a real stub call first), so the driver spends its CPU on
-gRPC itself, not on protobuf. One asyncio loop runs C coroutines, each with its own channel
-(its own HTTP/2 connection, like wrk's C connections) sending the next call as soon as one
-returns. Separate connections matter: the service balances gRPC per connection across its
-gunicorn workers (SO_REUSEPORT), so a single channel would load only one worker.
-It is still Python: when ``cpu_percent`` nears 100 (one core) the driver, not the server,
-limits the measured rate, and the orchestrator says so.
+h2load sees the HTTP status (always 200 for gRPC) but not the ``grpc-status`` trailer, so
+failed calls are counted from the server's own metrics by the caller; the orchestrator
+also checks one real stub call before loading.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import time
+import re
+import resource
+import shutil
+import subprocess
 from pathlib import Path
 
-import grpc
+from bench.http_load import LevelResult
 
-METHOD = "/tensorflow.serving.PredictionService/Predict"
-
-
-async def _drive(
-    address: str, payload: bytes, concurrency: int, duration: float, warmup: float
-) -> dict:
-    # Default max message sizes are 4 MiB; benchmark bodies can be larger for other models.
-    # A local subchannel pool: otherwise channels to one address share one connection.
-    options = [
-        ("grpc.max_send_message_length", -1),
-        ("grpc.max_receive_message_length", -1),
-        ("grpc.use_local_subchannel_pool", 1),
-    ]
-    channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(concurrency)]
-    latencies: list[float] = []
-    errors = 0
-    start = time.perf_counter()
-    measure_from = start + warmup
-    stop_at = measure_from + duration
-
-    async def worker(channel: grpc.aio.Channel) -> None:
-        nonlocal errors
-        call = channel.unary_unary(METHOD)  # no serializers: bytes in, bytes out
-        while (sent := time.perf_counter()) < stop_at:
-            try:
-                await call(payload, timeout=30)
-            except grpc.aio.AioRpcError:
-                if sent >= measure_from:
-                    errors += 1
-                continue
-            if sent >= measure_from:
-                latencies.append(time.perf_counter() - sent)
-
-    try:
-        cpu_start = time.process_time()
-        await asyncio.gather(*(worker(channel) for channel in channels))
-        end = time.perf_counter()
-        # CPU share over the whole run (warm-up included): a rate, comparable either way.
-        cpu_percent = 100 * (time.process_time() - cpu_start) / (end - start)
-    finally:
-        await asyncio.gather(*(channel.close() for channel in channels))
-    return summarise(latencies, errors, end - measure_from, cpu_percent)
+GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 
 
-def summarise(latencies: list[float], errors: int, elapsed: float, cpu_percent: float) -> dict:
-    """Requests/s and latency percentiles (nearest rank) of the measured window."""
-    ordered = sorted(latencies)
-
-    def percentile(p: float) -> float | None:
-        if not ordered:
-            return None
-        return round(1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 3)
-
-    return {
-        "requests": len(ordered),
-        "errors": errors,
-        "duration_s": round(elapsed, 3),
-        "requests_per_s": round(len(ordered) / elapsed, 2) if elapsed > 0 else 0.0,
-        "p50_ms": percentile(50),
-        "p99_ms": percentile(99),
-        "cpu_percent": round(cpu_percent, 1),
-    }
+def h2load_available() -> bool:
+    return shutil.which("h2load") is not None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.grpc_load", description=__doc__)
-    parser.add_argument("--address", required=True, help="HOST:PORT of the gRPC server")
-    parser.add_argument(
-        "--request", type=Path, required=True, help="file holding a serialized PredictRequest"
+def grpc_frame(message: bytes) -> bytes:
+    """One uncompressed gRPC length-prefixed message."""
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def run_h2load(
+    url: str,
+    message: bytes,
+    concurrency: int,
+    duration_s: int,
+    warmup_s: int,
+    workdir: Path,
+) -> LevelResult:
+    """``concurrency`` connections calling ``url`` (``http://host:port/pkg.Service/Method``)
+    with ``message`` back to back for ``duration_s`` seconds after ``warmup_s``."""
+    body = workdir / "grpc-request.bin"
+    body.write_bytes(grpc_frame(message))
+    log_file = workdir / f"h2load-c{concurrency}.log"
+    log_file.unlink(missing_ok=True)
+    command = ["h2load", "-t", "1", "-c", str(concurrency), "-m", "1", "-D", str(duration_s)]
+    if warmup_s:
+        command += ["--warm-up-time", str(warmup_s)]
+    for header in GRPC_HEADERS:
+        command += ["-H", header]
+    command += ["-d", str(body), "--log-file", str(log_file), url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration_s + warmup_s + 60
     )
-    parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
-    parser.add_argument("--warmup", type=float, default=0.0, help="unmeasured seconds first")
-    args = parser.parse_args(argv)
-    result = asyncio.run(
-        _drive(
-            args.address, args.request.read_bytes(), args.concurrency, args.duration, args.warmup
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        return LevelResult(
+            concurrency,
+            "failed",
+            note=f"h2load exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}",
         )
+    latencies_us = _latencies(log_file) if log_file.exists() else []
+    result = parse_h2load(proc.stdout, concurrency, latencies_us, duration_s)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if result.status == "ok":
+        # h2load's CPU over warm-up plus measurement: a rate, comparable either way.
+        result.client_cpu_percent = round(100 * cpu / (duration_s + warmup_s), 1)
+    return result
+
+
+def _latencies(log_file: Path) -> list[int]:
+    """Per-request latencies (µs) of the measured phase; -1 status lines are failed streams."""
+    out = []
+    for line in log_file.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and fields[1] != "-1":
+            out.append(int(fields[2]))
+    return out
+
+
+def parse_h2load(
+    text: str, concurrency: int, latencies_us: list[int], duration_s: float
+) -> LevelResult:
+    """Requests/s, errors and nearest-rank p50/p99 of h2load's summary and request log."""
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text)
+    counts = re.search(
+        r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+        r"(\d+) errored, (\d+) timeout",
+        text,
     )
-    print(json.dumps(result))
-    return 0
+    if rps is None or counts is None or not latencies_us:
+        return LevelResult(concurrency, "failed", note="unparsable h2load output: " + text[-300:])
+    succeeded = int(counts.group(3))
+    errors = sum(int(n) for n in counts.group(4, 5, 6))
+    ordered = sorted(latencies_us)
 
+    def percentile(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] / 1000, 3)
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    result = LevelResult(
+        concurrency,
+        "ok",
+        requests_per_s=float(rps.group(1)),
+        p50_ms=percentile(50),
+        p99_ms=percentile(99),
+        requests=succeeded,
+        errors=errors,
+        duration_s=float(duration_s),
+    )
+    if succeeded == 0 or errors > succeeded // 100:
+        result.status, result.note = "failed", f"{errors} errors in {succeeded + errors} streams"
+    return result

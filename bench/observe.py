@@ -20,6 +20,7 @@ from bench.servers import Server, system_busy_seconds
 # A load generator above this share of one core is likely what limits the measured rate.
 CLIENT_BOUND_PERCENT = 85.0
 _BATCH_ROWS = re.compile(r"^serving_batch_size_rows_(sum|count)\{([^}]*)\}\s+(\S+)$", re.M)
+_REQUESTS = re.compile(r"^serving_requests_total\{([^}]*)\}\s+(\S+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,36 @@ class Snapshot:
     batch_rows: tuple[float, float] | None  # (rows, model calls) so far, None: no metrics
 
 
-def batch_totals(server: Server, model: str) -> tuple[float, float] | None:
-    """Rows and model calls of ``model`` so far, from the server's /metrics (or None)."""
+def _scrape(server: Server) -> str | None:
     try:
         with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
-            text = response.read().decode()
+            return response.read().decode()
     except (urllib.error.URLError, OSError):
+        return None
+
+
+def failed_grpc_calls(server: Server) -> int | None:
+    """gRPC calls answered with a status other than OK so far (None: no metrics).
+
+    HTTP/2 load generators see only HTTP 200 for gRPC; the status is in a trailer they do
+    not read, so the server's own count is the one that tells failures apart.
+    """
+    text = _scrape(server)
+    if text is None:
+        return None
+    return int(
+        sum(
+            float(value)
+            for labels, value in _REQUESTS.findall(text)
+            if 'api="grpc"' in labels and 'status="OK"' not in labels
+        )
+    )
+
+
+def batch_totals(server: Server, model: str) -> tuple[float, float] | None:
+    """Rows and model calls of ``model`` so far, from the server's /metrics (or None)."""
+    text = _scrape(server)
+    if text is None:
         return None
     totals = {"sum": 0.0, "count": 0.0}
     for kind, labels, value in _BATCH_ROWS.findall(text):

@@ -17,7 +17,7 @@ from bench import workload as wl
 
 @dataclass(frozen=True)
 class Target:
-    """One API: ``kind`` "http" (driven by wrk) or "grpc" (driven by bench.grpc_load)."""
+    """One API: ``kind`` "http" (driven by wrk) or "grpc" (driven by h2load: bench.grpc_load)."""
 
     key: str
     label: str

@@ -113,3 +113,23 @@ def test_median_entry_keeps_the_median_run_whole():
     # the median of the three good rounds, with its own p99, and every round listed
     assert (level["requests_per_s"], level["p99_ms"]) == (1000.0, 70.0)
     assert level["rounds_requests_per_s"] == [900.0, 1100.0, 1000.0, None]
+
+
+H2LOAD_OUTPUT = """
+finished in 4.01s, 1849.67 req/s, 303.57KB/s
+requests: 5549 total, 5549 started, 5549 done, 5549 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 5549 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+
+
+def test_h2load_summary_and_request_log_are_parsed():
+    from bench.grpc_load import grpc_frame, parse_h2load
+
+    # nearest rank over the request log's latencies (µs): p50 of 1..100 ms is 51 ms
+    level = parse_h2load(H2LOAD_OUTPUT, 4, [n * 1000 for n in range(100, 0, -1)], 3)
+    assert (level.status, level.requests_per_s, level.requests) == ("ok", 1849.67, 5549)
+    assert (level.p50_ms, level.p99_ms, level.errors) == (51.0, 100.0, 0)
+    failing = H2LOAD_OUTPUT.replace("5549 succeeded, 0 failed", "5000 succeeded, 549 failed")
+    assert parse_h2load(failing, 4, [1000], 3).status == "failed"
+    assert parse_h2load("h2load: connection refused", 4, [], 3).status == "failed"
+    assert grpc_frame(b"abc") == b"\x00\x00\x00\x00\x03abc"  # flag, big-endian length, message
