@@ -42,6 +42,7 @@ from service import metrics
 from service.codecs.tensor_proto import from_ndarray, to_ndarray
 from service.errors import InvalidInput, ServingError, Unimplemented
 from service.inference import CURRENT_MODEL, InferenceService, InferRequest
+from service.logs import access_log
 from service.served_model import ServedModel
 from service.signature import TensorSpec
 from service.tasks import task_of
@@ -50,7 +51,7 @@ from training.card import ClassificationTask
 if TYPE_CHECKING:
     from service.app import Serving
 
-log = logging.getLogger("service.access")
+log = logging.getLogger(__name__)
 
 API = "grpc"
 HEALTH_POLL_S = 0.5
@@ -92,17 +93,14 @@ def _rpc(endpoint: str):
                 request.ByteSize(),
                 response.ByteSize() if response is not None else None,
             )
-            log.info(
-                "request",
-                extra={
-                    "method": full_name,
-                    "status": code.name,
-                    "model": model,
-                    "version": version,
-                    "api": API,
-                    "endpoint": endpoint,
-                    "latency_ms": round(elapsed * 1000, 3),
-                },
+            access_log.record(
+                method=full_name,
+                status=code.name,
+                model=model,
+                version=version,
+                api=API,
+                endpoint=endpoint,
+                latency_ms=round(elapsed * 1000, 3),
             )
             if code is not grpc.StatusCode.OK:
                 context.abort(code, message)

@@ -17,8 +17,9 @@ from service import metrics
 from service.codecs.json_body import dumps
 from service.errors import PayloadTooLarge, ServingError
 from service.inference import CURRENT_MODEL
+from service.logs import access_log
 
-log = logging.getLogger("service.access")
+log = logging.getLogger("service.http")
 
 # Blueprint name -> the ``api`` label of metrics and logs.
 API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "tasks": "task", "ops": "ops"}
@@ -110,17 +111,14 @@ def _observe(scope, req, response: Response, model: str, version: str) -> None:
         response.content_length,
     )
     if scope.api != "ops" or response.status_code >= 400:
-        log.info(
-            "request",
-            extra={
-                "request_id": scope.request_id,
-                "method": req.method,
-                "path": req.path,
-                "status": response.status_code,
-                "model": model,
-                "version": version,
-                "api": scope.api,
-                "endpoint": scope.endpoint,
-                "latency_ms": round(elapsed * 1000, 3),
-            },
+        access_log.record(
+            request_id=scope.request_id,
+            method=req.method,
+            path=req.path,
+            status=response.status_code,
+            model=model,
+            version=version,
+            api=scope.api,
+            endpoint=scope.endpoint,
+            latency_ms=round(elapsed * 1000, 3),
         )
