@@ -6,9 +6,10 @@ Views only parse and shape; counting, timing, logging and mapping exceptions to
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -23,6 +24,29 @@ log = logging.getLogger("service.http")
 
 # Blueprint name -> the ``api`` label of metrics and logs.
 API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "tasks": "task", "ops": "ops"}
+
+
+class RequestIds:
+    """Unique request ids: 32 hex digits, a random per-process prefix and a counter.
+
+    ``uuid4`` reads the kernel's random source on every request, a system call that gives
+    up the GIL and then queues for it behind the worker's other threads; ids only need to
+    be unique, not unpredictable. The prefix is drawn again in a forked child.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count()  # next() on a count is atomic under the GIL
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+request_ids = RequestIds()
 
 
 def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
@@ -43,7 +67,7 @@ def install(app: Flask, max_request_bytes: int) -> None:
     def _start() -> None:
         scope, req = g._get_current_object(), request._get_current_object()
         scope.started = time.perf_counter()
-        scope.request_id = req.headers.get("X-Request-ID") or uuid.uuid4().hex
+        scope.request_id = req.headers.get("X-Request-ID") or request_ids.next()
         scope.api = API_OF_BLUEPRINT.get(req.blueprint or "", "other")
         scope.endpoint = req.endpoint.rsplit(".", 1)[-1] if req.endpoint else "unknown"
         CURRENT_MODEL.set(("", ""))

@@ -279,8 +279,9 @@ def test_unknown_verb_and_wrong_methods(client):
 def test_request_id_is_honoured_or_generated(client):
     r = client.get("/v1/models/digits", headers={"X-Request-ID": "abc-123"})
     assert r.headers["X-Request-ID"] == "abc-123"
-    generated = client.get("/v1/models/digits").headers["X-Request-ID"]
-    assert len(generated) == 32
+    generated = {client.get("/v1/models/digits").headers["X-Request-ID"] for _ in range(50)}
+    assert len(generated) == 50  # unique
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in generated)  # 32 hex digits
 
 
 def test_body_size_limit(model_repo):
