@@ -254,3 +254,17 @@ def test_parity_rest_v1_v2_and_grpc(server, prediction):
         v2.as_numpy("probabilities"),
     ):
         np.testing.assert_allclose(other, expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
+)
+@pytest.mark.parametrize("shape", [(2, 3), (0, 4), (), (1, 28, 28, 1)])
+def test_tensor_proto_fast_paths_match_tensorflow(dtype, shape):
+    from service.codecs.tensor_proto import from_ndarray, to_ndarray
+
+    array = np.asarray(np.random.default_rng(0).random(shape) * 100).astype(dtype)
+    assert from_ndarray(array) == tf.make_tensor_proto(array)  # the same proto, field by field
+    back = to_ndarray("x", tf.make_tensor_proto(array))
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
