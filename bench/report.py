@@ -97,11 +97,13 @@ def evaluate_goals(results: dict) -> list[dict]:
     goals = []
 
     def add(goal: str, measured: float, threshold: float, higher: bool, unit: str) -> None:
+        # Ratios with two decimals: 1.46x must not print as a "1.5 x" that is not met.
+        digits = 2 if unit == "x" else 1
         goals.append(
             {
                 "goal": goal,
-                "measured": f"{measured:,.1f} {unit}".strip(),
-                "threshold": f"{'>=' if higher else '<='} {threshold:,.1f} {unit}".strip(),
+                "measured": f"{measured:,.{digits}f} {unit}".strip(),
+                "threshold": f"{'>=' if higher else '<='} {threshold:,.{digits}f} {unit}".strip(),
                 "met": measured >= threshold if higher else measured <= threshold,
             }
         )
