@@ -46,12 +46,15 @@ def failed_grpc_calls(server: Server) -> int | None:
     not read, so the server's own count is the one that tells failures apart.
     """
     text = _scrape(server)
-    if text is None:
-        return None
+    return None if text is None else count_failed_grpc_calls(text)
+
+
+def count_failed_grpc_calls(metrics_text: str) -> int:
+    """Sum of ``serving_requests_total`` over ``api="grpc"`` with a status other than OK."""
     return int(
         sum(
             float(value)
-            for labels, value in _REQUESTS.findall(text)
+            for labels, value in _REQUESTS.findall(metrics_text)
             if 'api="grpc"' in labels and 'status="OK"' not in labels
         )
     )

@@ -133,3 +133,21 @@ def test_h2load_summary_and_request_log_are_parsed():
     assert parse_h2load(failing, 4, [1000], 3).status == "failed"
     assert parse_h2load("h2load: connection refused", 4, [], 3).status == "failed"
     assert grpc_frame(b"abc") == b"\x00\x00\x00\x00\x03abc"  # flag, big-endian length, message
+
+
+def test_failed_grpc_calls_are_counted_from_the_servers_metrics():
+    from bench.observe import count_failed_grpc_calls
+
+    text = "\n".join(
+        [
+            'serving_requests_total{api="grpc",endpoint="predict",model="digits",'
+            'status="OK",version="1"} 7350.0',
+            'serving_requests_total{api="grpc",endpoint="predict",model="digits",'
+            'status="INVALID_ARGUMENT",version="1"} 3.0',
+            'serving_requests_total{api="grpc",endpoint="predict",model="",'
+            'status="NOT_FOUND",version=""} 2.0',
+            'serving_requests_total{api="rest_v1",endpoint="predict",model="digits",'
+            'status="400",version="1"} 9.0',
+        ]
+    )
+    assert count_failed_grpc_calls(text) == 5  # not the OK calls, not the REST failures
