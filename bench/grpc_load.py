@@ -17,12 +17,10 @@ also checks one real stub call before loading.
 from __future__ import annotations
 
 import re
-import resource
 import shutil
-import subprocess
 from pathlib import Path
 
-from bench.http_load import LevelResult
+from bench.http_load import LevelResult, run_client
 
 GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 
@@ -56,23 +54,14 @@ def run_h2load(
     for header in GRPC_HEADERS:
         command += ["-H", header]
     command += ["-d", str(body), "--log-file", str(log_file), url]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration_s + warmup_s + 60
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        return LevelResult(
-            concurrency,
-            "failed",
-            note=f"h2load exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}",
-        )
+    run = run_client(command, concurrency, duration_s + warmup_s + 60)
+    if isinstance(run, LevelResult):
+        return run
     latencies_us = _latencies(log_file) if log_file.exists() else []
-    result = parse_h2load(proc.stdout, concurrency, latencies_us, duration_s)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result = parse_h2load(run.stdout, concurrency, latencies_us, duration_s)
     if result.status == "ok":
         # h2load's CPU over warm-up plus measurement: a rate, comparable either way.
-        result.client_cpu_percent = round(100 * cpu / (duration_s + warmup_s), 1)
+        result.client_cpu_percent = round(100 * run.cpu_s / (duration_s + warmup_s), 1)
     return result
 
 

@@ -75,20 +75,39 @@ def run_wrk(
         str(LUA_SCRIPT),
         url,
     ]
+    run = run_client(command, concurrency, duration_s + 60, env)
+    if isinstance(run, LevelResult):
+        return run
+    result = parse_wrk(run.stdout, concurrency)
+    if result.duration_s:
+        result.client_cpu_percent = round(100 * run.cpu_s / result.duration_s, 1)
+    return result
+
+
+@dataclass
+class ClientRun:
+    """A load generator's report and the CPU seconds it used."""
+
+    stdout: str
+    cpu_s: float
+
+
+def run_client(
+    command: list[str], concurrency: int, timeout_s: float, env: dict[str, str] | None = None
+) -> ClientRun | LevelResult:
+    """Run a load generator to completion; a failed level naming why if it exits non-zero."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration_s + 60)
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         return LevelResult(
             concurrency,
             "failed",
-            note=f"wrk exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}",
+            note=f"{command[0]} exited {proc.returncode}: "
+            f"{(proc.stderr or proc.stdout).strip()[-300:]}",
         )
-    result = parse_wrk(proc.stdout, concurrency)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if result.duration_s:
-        result.client_cpu_percent = round(100 * cpu / result.duration_s, 1)
-    return result
+    return ClientRun(proc.stdout, cpu)
 
 
 def parse_wrk(text: str, concurrency: int) -> LevelResult:
