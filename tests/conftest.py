@@ -30,6 +30,16 @@ TINY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _flush_access_log():
+    """Write in-process apps' buffered request lines inside the test that made them, where
+    pytest captures them, not later from the flusher thread between tests."""
+    yield
+    from service.logs import access_log
+
+    access_log.flush()
+
+
 def export_tiny(name: str, models_dir: Path, **overrides):
     """Train ``name`` briefly with the real pipeline and export the next version."""
     from training import runner
