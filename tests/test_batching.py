@@ -496,3 +496,52 @@ def test_stress_random_requests_match_unbatched(make) -> None:
     assert all(padded in (4, 8, 16, 32) and rows <= padded for rows, padded in observed)
     assert max(rows for rows, _ in observed) > 5  # requests really were merged
     assert len(observed) < n_requests
+
+
+def test_async_submitters_batch_together_and_get_their_own_rows(make, pool) -> None:
+    import asyncio
+
+    rec = Recorder(gated=True)
+    batcher = make(rec, max_batch_size=64)
+    blocker = block_with(batcher, rec, pool)
+
+    async def many() -> list[Arrays]:
+        tasks = [asyncio.create_task(batcher.submit_async({"x": col(i)})) for i in range(20)]
+        while batcher.queued_rows < 20:  # every task enqueued while the model is busy
+            await asyncio.sleep(0.001)
+        rec.gate.set()
+        return await asyncio.gather(*tasks)
+
+    results = asyncio.run(many())
+    assert [r["y"][0, 0] for r in results] == [2.0 * i for i in range(20)]
+    np.testing.assert_array_equal(blocker.result(5)["y"], col(-2))
+    assert rec.sizes == [1, 20]  # the 20 async requests ran as one batch
+
+
+def test_async_submit_timeout_and_errors(make) -> None:
+    import asyncio
+
+    release = threading.Event()
+
+    def slow(inputs: Arrays) -> Arrays:
+        release.wait(5)
+        return double(inputs)
+
+    batcher = make(slow)
+
+    async def expire() -> None:
+        with pytest.raises(DeadlineExceeded):
+            await batcher.submit_async({"x": col(1)}, timeout=0.05)
+
+    asyncio.run(expire())
+    release.set()
+    assert asyncio.run(batcher.submit_async({"x": col(3)}, timeout=5))["y"][0, 0] == 6.0
+
+    def broken(inputs: Arrays) -> Arrays:
+        raise ValueError("model exploded")
+
+    failing = make(broken)
+    with pytest.raises(ValueError, match="model exploded"):
+        asyncio.run(failing.submit_async({"x": col(1)}))
+    with pytest.raises(InvalidInput):
+        asyncio.run(failing.submit_async({"x": np.float32(1)}))  # no batch dimension
