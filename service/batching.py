@@ -8,7 +8,6 @@ oldest head runs first, so one odd shape cannot starve the others.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import itertools
 import logging
@@ -29,12 +28,6 @@ from service.errors import (
 )
 
 _log = logging.getLogger(__name__)
-
-
-def _set_done(future: asyncio.Future) -> None:
-    if not future.done():  # a waiter that timed out may have cancelled it
-        future.set_result(None)
-
 
 BatchFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 Observer = Callable[[int, int, float], None]
@@ -90,18 +83,9 @@ class BatchingOptions:
 class _Request:
     """One ``submit`` call: the latch its caller blocks on and the per-chunk results."""
 
-    __slots__ = (
-        "cancelled",
-        "error",
-        "finished",
-        "items",
-        "latch",
-        "on_finish",
-        "parts",
-        "pending",
-    )
+    __slots__ = ("cancelled", "error", "finished", "items", "latch", "parts", "pending")
 
-    def __init__(self, on_finish: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         # A pre-acquired Lock as one-shot latch: CPython's cheapest blocking primitive (an
         # Event wraps a Condition and a Lock). Released exactly once, when finished.
         self.latch = threading.Lock()
@@ -112,16 +96,6 @@ class _Request:
         self.error: BaseException | None = None
         self.finished = False
         self.cancelled = False  # queued chunks are dead: workers drop them unrun
-        # Called (on the delivering thread) once the result is in: wakes an async waiter.
-        self.on_finish = on_finish
-
-    def release(self) -> None:
-        self.latch.release()
-        if self.on_finish is not None:
-            try:
-                self.on_finish()
-            except Exception:  # e.g. the waiter's event loop has closed: nobody to wake
-                _log.debug("batcher: waking an async waiter failed", exc_info=True)
 
 
 @dataclass(slots=True, eq=False)
@@ -227,54 +201,13 @@ class Batcher:
         ``DeadlineExceeded`` after ``timeout`` seconds (a late result is dropped),
         ``Unavailable`` once closed, and whatever ``run_batch`` raised for this batch.
         """
-        req, started = self._enqueue(inputs, timeout)
-        if timeout is None:
-            req.latch.acquire()
-        elif not req.latch.acquire(
-            timeout=min(max(started + timeout - time.monotonic(), 0.0), threading.TIMEOUT_MAX)
-        ):
-            self._expire(req, timeout)
-        return self._result(req)
-
-    async def submit_async(
-        self, inputs: Mapping[str, np.ndarray], timeout: float | None = None
-    ) -> dict[str, np.ndarray]:
-        """:meth:`submit` for an asyncio caller: waits on the event loop, not on a thread.
-
-        The batch thread wakes the loop once the result is in (``call_soon_threadsafe``), so
-        an async server needs no thread per request waiting on the batcher.
-        """
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(_set_done, done)
-
-        req, started = self._enqueue(inputs, timeout, on_finish=wake)
-        if timeout is None:
-            await done
-        else:
-            remaining = started + timeout - time.monotonic()
-            try:
-                await asyncio.wait_for(asyncio.shield(done), max(remaining, 0.0))
-            except TimeoutError:
-                self._expire(req, timeout)
-        return self._result(req)
-
-    def _enqueue(
-        self,
-        inputs: Mapping[str, np.ndarray],
-        timeout: float | None,
-        on_finish: Callable[[], None] | None = None,
-    ) -> tuple[_Request, float]:
-        """Validate, split and queue one request; return it and when it was queued."""
         if self._closed:
             raise BatcherClosed(f"batcher {self._name!r} is closed")
         arrays, rows, key = _prepare(inputs)
         if timeout is not None and timeout <= 0:
             raise DeadlineExceeded(f"batcher {self._name!r}: deadline expired before enqueueing")
         now = time.monotonic()
-        req = _Request(on_finish)
+        req = _Request()
         if rows <= self._max:
             req.items.append(_Item(req, 0, arrays, rows, now))
         else:  # views, not copies: chunks are concatenated into a batch later anyway
@@ -304,17 +237,17 @@ class Batcher:
             # waking early if a batch became full; any other wakeup would be wasted.
             if was_empty or lane.rows >= self._max:
                 self._cond.notify()
-        return req, now
-
-    def _expire(self, req: _Request, timeout: float) -> None:
-        """The waiter's deadline passed: drop the request unless its result raced in."""
-        with self._cond:
-            if not req.finished:  # else the result raced in: return it rather than drop it
-                self._cancel_locked(req)
-                raise DeadlineExceeded(f"batcher {self._name!r}: no result within {timeout:.3f}s")
-
-    @staticmethod
-    def _result(req: _Request) -> dict[str, np.ndarray]:
+        if timeout is None:
+            req.latch.acquire()
+        elif not req.latch.acquire(
+            timeout=min(max(now + timeout - time.monotonic(), 0.0), threading.TIMEOUT_MAX)
+        ):
+            with self._cond:
+                if not req.finished:  # else the result raced in: return it rather than drop it
+                    self._cancel_locked(req)
+                    raise DeadlineExceeded(
+                        f"batcher {self._name!r}: no result within {timeout:.3f}s"
+                    )
         if req.error is not None:
             raise req.error
         if len(req.parts) == 1:
@@ -484,7 +417,7 @@ class Batcher:
             # lock. Set parts/error before finished: a timed-out waiter reads them if finished.
             req.parts[0], req.error = outputs, error
             req.finished = True
-            req.release()
+            req.latch.release()
             return
         with self._cond:  # chunks may complete on several threads at once
             if req.finished:
@@ -498,7 +431,7 @@ class Batcher:
                 if req.pending:
                     return
                 req.finished = True
-        req.release()
+        req.latch.release()
 
     def _cancel_locked(self, req: _Request) -> None:
         """Mark ``req`` finished and un-count its still-queued rows (workers skip them)."""
