@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 
 import orjson
 
@@ -60,7 +61,9 @@ class AccessLog:
         self.fd = fd
         self.enabled = enabled
         self._flush_interval_s = flush_interval_s
-        self._lines: list[bytes] = []
+        # deque.append and popleft are atomic: requests append while the flusher drains,
+        # with no lock on the request path and no line lost between the two.
+        self._lines: deque[bytes] = deque()
         self._write_lock = threading.Lock()  # one flusher at a time keeps lines in order
         self._flusher: threading.Thread | None = None
         self._started_lock = threading.Lock()
@@ -73,16 +76,16 @@ class AccessLog:
         entry = {"ts": _timestamp(now), "level": "info", "logger": "service.access"}
         entry["msg"] = "request"
         entry.update(fields)
-        self._lines.append(orjson.dumps(entry, default=str) + b"\n")  # list.append is atomic
+        self._lines.append(orjson.dumps(entry, default=str) + b"\n")
         if self._flusher is None:
             self._start_flusher()
 
     def flush(self) -> None:
         """Write every queued line now."""
         with self._write_lock:
-            lines, self._lines = self._lines, []
             chunk = b""
-            for line in lines:
+            while self._lines:
+                line = self._lines.popleft()  # only flushers pop, one at a time
                 if chunk and len(chunk) + len(line) > PIPE_BUF:
                     self._write(chunk)
                     chunk = b""
@@ -116,7 +119,7 @@ class AccessLog:
 
     def _after_fork(self) -> None:
         # The parent's flusher thread and its locks' state do not survive a fork.
-        self._lines = []
+        self._lines = deque()
         self._write_lock = threading.Lock()
         self._started_lock = threading.Lock()
         self._flusher = None

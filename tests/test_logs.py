@@ -66,3 +66,24 @@ def test_disabled_log_records_nothing_and_background_flush_writes():
     assert b'"request_id":"soon"' in os.read(read_end, 1 << 16)  # the flusher thread wrote it
     os.close(read_end)
     os.close(write_end)
+
+
+def test_no_line_is_lost_or_repeated_while_threads_record_during_flushes():
+    import threading
+
+    writes: list[bytes] = []
+    log = AccessLog(fd=-1, flush_interval_s=0.001)  # the flusher thread drains constantly
+    log._write = writes.append
+
+    def producer(n: int) -> None:
+        for i in range(2000):
+            log.record(request_id=f"{n}-{i}")
+
+    threads = [threading.Thread(target=producer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.flush()
+    ids = [orjson.loads(line)["request_id"] for chunk in writes for line in chunk.splitlines()]
+    assert sorted(ids) == sorted(f"{n}-{i}" for n in range(8) for i in range(2000))
