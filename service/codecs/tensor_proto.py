@@ -12,6 +12,8 @@ directly (3 µs each): the same bytes, per request, with the GIL held.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
@@ -43,8 +45,8 @@ def to_ndarray(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
     dtype = _NUMPY_OF_PACKED.get(proto.dtype)
     if dtype is not None and proto.tensor_content and not proto.tensor_shape.unknown_rank:
         shape = [d.size for d in proto.tensor_shape.dim]
-        if all(n >= 0 for n in shape) and len(proto.tensor_content) == dtype.itemsize * int(
-            np.prod(shape)
+        if all(n >= 0 for n in shape) and len(proto.tensor_content) == dtype.itemsize * math.prod(
+            shape
         ):
             return np.frombuffer(proto.tensor_content, dtype=dtype).reshape(shape)
     try:
