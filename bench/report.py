@@ -39,7 +39,7 @@ def markdown_table(results: dict) -> str:
         "|---|" + "---|" * len(levels),
     ]
     rows = [(t["label"], t) for t in results["targets"].values()]
-    rows.append((results["ceilings"]["echo"]["label"], results["ceilings"]["echo"]))
+    rows += [(c["label"], c) for c in _http_ceilings(results)]
     notes = []
     for label, entry in rows:
         if not entry.get("available", True):
@@ -64,6 +64,9 @@ def markdown_table(results: dict) -> str:
         + ", ".join(f"batch {b}: {v['items_per_s']:,.0f} items/s" for b, v in inproc.items())
         + ".",
     ]
+    split = stack_and_model_share(results)
+    if split:
+        lines += ["", split]
     if notes:
         lines += ["", *[f"\\* {n}" for n in notes]]
     noise = max_other_cpu(results)
@@ -82,9 +85,33 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _http_ceilings(results: dict) -> list[dict]:
+    """The echo, and the zero-cost stand-in when the run has one (older results lack it)."""
+    ceilings = results["ceilings"]
+    return [ceilings["echo"], *([ceilings["zero_cost"]] if "zero_cost" in ceilings else [])]
+
+
+def stack_and_model_share(results: dict) -> str | None:
+    """One sentence splitting REST v1's distance from the echo (at the run's highest
+    concurrency) into what the serving stack costs and what the model costs."""
+    concurrency = max(results["concurrency"])
+    echo = level(results["ceilings"]["echo"], concurrency)
+    zero = level(results["ceilings"].get("zero_cost"), concurrency)
+    rest = level(results["targets"].get("rest_v1"), concurrency)
+    if not (echo and zero and rest):
+        return None
+    zero_pct = 100 * zero["requests_per_s"] / echo["requests_per_s"]
+    rest_pct = 100 * rest["requests_per_s"] / echo["requests_per_s"]
+    return (
+        f"Stack vs model at c={concurrency}: REST v1 on a zero-cost stand-in with the same "
+        f"signature (everything but the model's compute) reached {zero_pct:.0f}% of the bare "
+        f"echo; with the model, {rest_pct:.0f}%."
+    )
+
+
 def max_other_cpu(results: dict) -> float:
     """The most CPU anything besides the server and load generator used during a level."""
-    entries = [*results["targets"].values(), results["ceilings"]["echo"]]
+    entries = [*results["targets"].values(), *_http_ceilings(results)]
     return max(
         (lv.get("other_cpu_percent") or 0.0 for e in entries for lv in e["levels"]), default=0.0
     )
@@ -165,7 +192,11 @@ def plot(results: dict, path: Path) -> Path:
 
     fig, (ax_rps, ax_p99) = plt.subplots(1, 2, figsize=(11, 4.2))
     series = [(t["label"], t, "-") for t in results["targets"].values() if t.get("available", True)]
-    series.append((results["ceilings"]["echo"]["label"], results["ceilings"]["echo"], "--"))
+    series += [
+        (c["label"], c, style)
+        for c, style in zip(_http_ceilings(results), ("--", "-."), strict=False)
+        if c.get("available", True)
+    ]
     for label, entry, style in series:
         points = [lv for lv in entry["levels"] if lv["requests_per_s"] is not None]
         if not points:

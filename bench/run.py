@@ -22,6 +22,7 @@ from bench.observe import annotate, snapshot
 from bench.servers import Server, free_port, start_echo, start_service
 from bench.targets import Target, build_targets, probe_grpc, probe_http
 from bench.workload import build_workload
+from bench.zero_cost import ZeroCostRepository, build_repository
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ DOCS = ROOT / "docs" / "bench"
 # Settings the benchmark fixes whatever the caller's environment says: no repository
 # polling (a scan every few seconds would add noise to a 10 s level).
 FIXED_ENV = {"SERVING_POLL_INTERVAL_S": "0"}
+ZERO_COST_LABEL = "REST v1 JSON, zero-cost model (same signature)"
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,29 @@ def _run(options: Options, workdir: Path) -> dict:
         f"batch timeout {settings['batch_timeout_micros']} us"
     )
     log.info("serving %s with %s", model.repo, topology)
+    zero_cost = build_repository(model.repo, model.name, model.version_dir, workdir)
+    if isinstance(zero_cost, str):
+        log.warning("no zero-cost stand-in for %s: %s", model.name, zero_cost)
+    served_repo = zero_cost.repo if isinstance(zero_cost, ZeroCostRepository) else model.repo
     grpc_port = free_port()
-    service = start_service(model.repo, FIXED_ENV, free_port(), grpc_port, workdir / "service.log")
+    service = start_service(served_repo, FIXED_ENV, free_port(), grpc_port, workdir / "service.log")
     echo = start_echo(settings["workers"], settings["threads"], free_port(), workdir / "echo.log")
     try:
         service.wait_ready(timeout=300, workers=settings["workers"])
         echo.wait_ready(timeout=60, workers=settings["workers"])
         echo_body = next(t for t in build_targets(workload) if t.key == "rest_v1")
+        zero_cost_target = (
+            Target(
+                "zero_cost",
+                ZERO_COST_LABEL,
+                "http",
+                f"/v1/models/{zero_cost.model}:predict",
+                echo_body.body,
+                echo_body.headers,
+            )
+            if isinstance(zero_cost, ZeroCostRepository)
+            else None
+        )
         # Rounds interleave the service and the echo, so a slow spell of the machine (seen
         # here: +-15 % between runs minutes apart) hits both rather than one of them.
         rounds: list[dict] = []
@@ -129,9 +147,14 @@ def _run(options: Options, workdir: Path) -> dict:
                     for c in options.concurrency
                 ]
             }
+            if zero_cost_target is not None:
+                measured["zero_cost"] = _measure_target(
+                    zero_cost_target, service, grpc_port, zero_cost.model, options, workdir
+                )
             rounds.append(measured)
         measured = {key: median_entry([r[key] for r in rounds]) for key in rounds[0]}
         echo_levels = measured.pop("echo")["levels"]
+        zero_cost_entry = measured.pop("zero_cost", None)
     finally:
         service.stop()
         echo.stop()
@@ -173,6 +196,8 @@ def _run(options: Options, workdir: Path) -> dict:
                 "available": True,
                 "levels": echo_levels,
             },
+            "zero_cost": zero_cost_entry
+            or {"label": ZERO_COST_LABEL, "available": False, "reason": zero_cost, "levels": []},
         },
     }
     results["goals"] = report.evaluate_goals(results)

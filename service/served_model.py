@@ -43,7 +43,8 @@ def read_signature_defs(path: Path):
     return dict(saved.meta_graphs[0].signature_def)
 
 
-def _specs(tensor_infos) -> dict[str, TensorSpec]:
+def tensor_specs(tensor_infos) -> dict[str, TensorSpec]:
+    """A SignatureDef's ``inputs`` or ``outputs`` map as TensorSpecs (unknown dims: None)."""
     specs = {}
     for name, info in tensor_infos.items():
         shape = (
@@ -136,8 +137,8 @@ def load_version(
         run, _ = session.callable(sig_name)
         signature = Signature(
             sig_name,
-            _specs(sig_def.inputs),
-            _specs(sig_def.outputs),
+            tensor_specs(sig_def.inputs),
+            tensor_specs(sig_def.outputs),
             sig_def.method_name,
             _caller(run, latency),
         )

@@ -66,9 +66,14 @@ def test_ceilings_are_measured(results):
     batches = results["ceilings"]["in_process"]["batches"]
     assert set(batches) == {"1", "32", "64"}
     assert all(b["items_per_s"] > 0 for b in batches.values())
-    echo = {lv["concurrency"]: lv for lv in results["ceilings"]["echo"]["levels"]}
-    assert sorted(echo) == [1, 16]
-    assert all(lv["status"] == "ok" and lv["requests_per_s"] > 0 for lv in echo.values())
+    for key in ("echo", "zero_cost"):
+        ceiling = results["ceilings"][key]
+        assert ceiling.get("available", True), ceiling.get("reason")
+        levels = {lv["concurrency"]: lv for lv in ceiling["levels"]}
+        assert sorted(levels) == [1, 16], key
+        assert all(lv["status"] == "ok" and lv["requests_per_s"] > 0 for lv in levels.values())
+    # the stand-in is served beside the real model, under its own name
+    assert results["ceilings"]["zero_cost"]["path"] == "/v1/models/digits_zero_cost:predict"
 
 
 def test_worker_memory_is_measured(results):
@@ -94,6 +99,8 @@ def test_table_and_plot(quick_run):
     table = (out / "table.md").read_text()
     assert table.startswith("| API | c=1: req/s, p50 / p99 | c=16: req/s, p50 / p99 |")
     assert "| REST v1 JSON (:predict) |" in table
+    assert "| REST v1 JSON, zero-cost model (same signature) |" in table
+    assert "Stack vs model at c=16: REST v1 on a zero-cost stand-in" in table
     assert table.splitlines()[0] in proc.stdout  # printed as well as written
 
 
@@ -151,3 +158,78 @@ def test_failed_grpc_calls_are_counted_from_the_servers_metrics():
         ]
     )
     assert count_failed_grpc_calls(text) == 5  # not the OK calls, not the REST failures
+
+
+def test_zero_cost_model_has_the_signature_and_answers_zeros(tiny_models, tmp_path):
+    import numpy as np
+
+    from bench.zero_cost import export_zero_cost_model
+    from service.served_model import read_signature_defs, tensor_specs
+    from service.session_runner import SavedModelSession, ThreadOptions
+
+    real = tiny_models / "digits" / "1"
+    assert export_zero_cost_model(real, tmp_path / "1") is None
+    real_def = read_signature_defs(real)["serving_default"]
+    stand_in_def = read_signature_defs(tmp_path / "1")["serving_default"]
+    for field in ("inputs", "outputs"):
+        assert tensor_specs(getattr(stand_in_def, field)) == tensor_specs(getattr(real_def, field))
+    run, _ = SavedModelSession(tmp_path / "1", ThreadOptions()).callable("serving_default")
+    outputs = run({"image": np.ones((3, 28, 28, 1), np.float32)})
+    assert outputs["probabilities"].shape == (3, 10)
+    assert not outputs["probabilities"].any()
+
+
+def test_zero_cost_model_refuses_an_unbatched_output(tmp_path):
+    import tensorflow as tf
+
+    from bench.zero_cost import export_zero_cost_model
+
+    class Summed(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x):
+            return {"total": tf.reduce_sum(x, axis=0)}  # shape [4]: no batch dimension
+
+    module = Summed()
+    tf.saved_model.save(module, str(tmp_path / "m" / "1"), signatures=module.serve)
+    reason = export_zero_cost_model(tmp_path / "m" / "1", tmp_path / "out")
+    assert reason == "'total' has no batch dimension"
+
+
+def test_zero_cost_repository_links_the_real_one_and_copies_its_batching(tiny_models, tmp_path):
+    import shutil
+
+    from bench.zero_cost import build_repository
+
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_models / "digits", repo / "digits")
+    batching = {"max_batch_size": 32, "batch_timeout_micros": 500}
+    config = {"models": {"digits": {"labels": {"stable": 1}, "batching": batching}}}
+    (repo / "repository.json").write_text(json.dumps(config))
+    work = tmp_path / "work"
+    work.mkdir()
+
+    built = build_repository(repo, "digits", repo / "digits" / "1", work)
+    assert built.model == "digits_zero_cost"
+    assert (built.repo / "digits").resolve() == (repo / "digits").resolve()
+    assert (built.repo / "digits_zero_cost" / "1" / "saved_model.pb").is_file()
+    written = json.loads((built.repo / "repository.json").read_text())
+    assert written["models"]["digits"] == config["models"]["digits"]  # the real one untouched
+    assert written["models"]["digits_zero_cost"] == {"batching": batching}
+    assert json.loads((repo / "repository.json").read_text()) == config  # original untouched
+
+
+def test_stack_and_model_share_sentence():
+    from bench.report import stack_and_model_share
+
+    def entry(rps):
+        return {"levels": [{"concurrency": 64, "requests_per_s": rps}]}
+
+    results = {
+        "concurrency": [1, 64],
+        "targets": {"rest_v1": entry(600.0)},
+        "ceilings": {"echo": entry(1000.0), "zero_cost": entry(900.0)},
+    }
+    sentence = stack_and_model_share(results)
+    assert "reached 90% of the bare echo; with the model, 60%." in sentence
+    del results["ceilings"]["zero_cost"]  # results written before the stand-in existed
+    assert stack_and_model_share(results) is None
