@@ -11,7 +11,8 @@ same concurrency and in the same run:
 
 The service is pointed at a repository of symlinks to the benchmarked repository's entries
 plus the stand-in, so the real model is served exactly as before. The stand-in gets the
-real model's batching settings from the repository config, if there is one.
+real model's batching settings from the repository's own ``repository.json``, if there is
+one (a config elsewhere, given by ``SERVING_REPOSITORY_CONFIG``, leaves it on defaults).
 """
 
 from __future__ import annotations
