@@ -77,7 +77,10 @@ def export_zero_cost_model(version_dir: Path, target_dir: Path) -> str | None:
             }
 
     module = ZeroCost()
-    tf.saved_model.save(module, str(target_dir), signatures={DEFAULT_SIGNATURE: module.serve})
+    try:
+        tf.saved_model.save(module, str(target_dir), signatures={DEFAULT_SIGNATURE: module.serve})
+    except Exception as exc:  # a diagnostic row must not stop the benchmark: report why
+        return f"export failed: {type(exc).__name__}: {exc}"
     return None
 
 
