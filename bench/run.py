@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -109,29 +110,25 @@ def _run(options: Options, workdir: Path) -> dict:
         f"batch timeout {settings['batch_timeout_micros']} us"
     )
     log.info("serving %s with %s", model.repo, topology)
+    echo_body = next(t for t in build_targets(workload) if t.key == "rest_v1")
     zero_cost = build_repository(model.repo, model.name, model.version_dir, workdir)
-    if isinstance(zero_cost, str):
+    if isinstance(zero_cost, ZeroCostRepository):
+        served_repo, zero_cost_model = zero_cost.repo, zero_cost.model
+        zero_cost_target: Target | None = dataclasses.replace(
+            echo_body,
+            key="zero_cost",
+            label=ZERO_COST_LABEL,
+            path=f"/v1/models/{zero_cost.model}:predict",
+        )
+    else:
         log.warning("no zero-cost stand-in for %s: %s", model.name, zero_cost)
-    served_repo = zero_cost.repo if isinstance(zero_cost, ZeroCostRepository) else model.repo
+        served_repo, zero_cost_model, zero_cost_target = model.repo, "", None
     grpc_port = free_port()
     service = start_service(served_repo, FIXED_ENV, free_port(), grpc_port, workdir / "service.log")
     echo = start_echo(settings["workers"], settings["threads"], free_port(), workdir / "echo.log")
     try:
         service.wait_ready(timeout=300, workers=settings["workers"])
         echo.wait_ready(timeout=60, workers=settings["workers"])
-        echo_body = next(t for t in build_targets(workload) if t.key == "rest_v1")
-        zero_cost_target = (
-            Target(
-                "zero_cost",
-                ZERO_COST_LABEL,
-                "http",
-                f"/v1/models/{zero_cost.model}:predict",
-                echo_body.body,
-                echo_body.headers,
-            )
-            if isinstance(zero_cost, ZeroCostRepository)
-            else None
-        )
         # Rounds interleave the service and the echo, so a slow spell of the machine (seen
         # here: +-15 % between runs minutes apart) hits both rather than one of them.
         rounds: list[dict] = []
@@ -149,7 +146,7 @@ def _run(options: Options, workdir: Path) -> dict:
             }
             if zero_cost_target is not None:
                 measured["zero_cost"] = _measure_target(
-                    zero_cost_target, service, grpc_port, zero_cost.model, options, workdir
+                    zero_cost_target, service, grpc_port, zero_cost_model, options, workdir
                 )
             rounds.append(measured)
         measured = {key: median_entry([r[key] for r in rounds]) for key in rounds[0]}

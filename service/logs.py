@@ -51,7 +51,7 @@ class JsonFormatter(logging.Formatter):
 class AccessLog:
     """One JSON line per request (logger ``service.access``, level ``info``), buffered.
 
-    ``record`` only appends the serialised line to a list; a daemon thread writes what has
+    ``record`` only appends the serialised line to a deque; a daemon thread writes what has
     gathered every ``flush_interval_s`` (and ``flush`` at exit), in writes of whole lines of
     at most ``PIPE_BUF`` bytes. Disabled (``record`` returns at once) when the log level
     is above INFO.
