@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelcard import version_dirs
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +36,8 @@ class BenchModel:
 
 def latest_version_dir(model_dir: Path) -> Path | None:
     """The highest complete numeric version of a model directory, or None."""
-    if not model_dir.is_dir():
-        return None
-    versions = [
-        p for p in model_dir.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()
-    ]
-    return max(versions, key=lambda p: int(p.name)) if versions else None
+    versions = version_dirs(model_dir, complete=True)
+    return versions[max(versions)] if versions else None
 
 
 def from_repository(repo: Path, name: str | None, source: str) -> BenchModel:

@@ -38,6 +38,7 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
+from modelcard import ClassificationTask
 from service import metrics
 from service.codecs.tensor_proto import from_ndarray, to_ndarray
 from service.errors import InvalidInput, ServingError, Unimplemented
@@ -46,7 +47,6 @@ from service.logs import access_log
 from service.served_model import ServedModel
 from service.signature import TensorSpec
 from service.tasks import task_of
-from training.card import ClassificationTask
 
 if TYPE_CHECKING:
     from service.app import Serving

@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelcard import version_dirs
 from service import metrics
 from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.errors import ModelNotFound, Unavailable, VersionNotFound
 from service.repository_config import RepositoryConfig, read_repository_config
-from service.served_model import ServedModel, is_complete_version, load_version
+from service.served_model import ServedModel, load_version
 from service.session_runner import ThreadOptions
 
 log = logging.getLogger(__name__)
@@ -184,10 +185,7 @@ class ModelRepository:
         for model_dir in self.root.iterdir():
             if not model_dir.is_dir() or model_dir.name.startswith("."):
                 continue
-            versions = {
-                int(p.name): p for p in model_dir.iterdir() if p.is_dir() and is_complete_version(p)
-            }
-            found[model_dir.name] = versions
+            found[model_dir.name] = version_dirs(model_dir, complete=True)
         return found
 
     def _reconcile(self, name: str, on_disk: dict[int, Path]) -> None:

@@ -11,24 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from modelcard import CARD_FILE, ModelCard
 from service import metrics
 from service.batching import Batcher, BatcherClosed, BatchingOptions
 from service.errors import InvalidInput, ServingError
 from service.session_runner import ArrayFn, SavedModelSession, ThreadOptions
 from service.signature import TF_TO_NUMPY, TensorSpec, validate_inputs
-from training.card import CARD_FILE, ModelCard
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIGNATURE = "serving_default"
-
-
-def is_complete_version(path: Path) -> bool:
-    """A version directory the server may load (TF Serving's rule: a numeric directory
-    holding ``saved_model.pb`` or ``saved_model.pbtxt``)."""
-    return path.name.isdigit() and (
-        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
-    )
 
 
 def read_signature_defs(path: Path):

@@ -13,10 +13,10 @@ import io
 
 import numpy as np
 
+from modelcard import AnomalyTask, ClassificationTask, ForecastingTask, ImageSpec
 from service.errors import InvalidInput, Unimplemented
 from service.inference import InferenceService, InferRequest
 from service.served_model import ServedModel
-from training.card import AnomalyTask, ClassificationTask, ForecastingTask, ImageSpec
 
 
 def task_of(model: ServedModel, kind: type):

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
+from modelcard import ModelCard
 from tests.conftest import ROOT, TINY
 from training import runner
-from training.card import ModelCard
 from training.config import OPTIMIZERS
 from training.pipelines import PIPELINES, get_pipeline
 

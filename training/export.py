@@ -15,14 +15,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from modelcard import version_dirs
+
 log = logging.getLogger(__name__)
 
 
 def list_versions(model_dir: Path) -> list[int]:
-    """Numeric version directories of one model, ascending."""
-    if not model_dir.is_dir():
-        return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    """Version numbers of one model, ascending: complete or not, so that a number in use
+    (even by a version still arriving) is never handed out twice."""
+    return list(version_dirs(model_dir))
 
 
 def next_version(model_dir: Path) -> int:

@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelcard import ModelCard
 from training import runner
-from training.card import ModelCard
 from training.config import TrainConfig
 from training.export import list_versions
 

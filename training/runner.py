@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from training.card import METRICS_FILE, REPORT_DIR, DataInfo, Metrics, ModelCard
+from modelcard import METRICS_FILE, REPORT_DIR, DataInfo, Metrics, ModelCard
 from training.config import TrainConfig
 from training.data import Splits
 from training.export import export_version

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
 
+from modelcard import ClassificationTask
 from service.codecs import v2
 from service.codecs.json_body import parse_json_object
 from service.errors import InvalidInput, Unauthorized, Unavailable, Unimplemented, VersionNotFound
@@ -23,7 +24,6 @@ from service.http import json_response
 from service.inference import InferRequest
 from service.repository import AVAILABLE
 from service.served_model import ServedModel
-from training.card import ClassificationTask
 
 bp = Blueprint("rest_v2", __name__)
 

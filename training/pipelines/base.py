@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from training.card import TensorSpec
+from modelcard import TensorDescription
 from training.config import TrainConfig
 from training.data import Splits
 
@@ -83,7 +83,7 @@ class Pipeline(ABC):
         """Task-specific plots (PNG) into ``out_dir``; returns the file names."""
 
     @abstractmethod
-    def signature(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    def signature(self) -> tuple[list[TensorDescription], list[TensorDescription]]:
         """Input and output specs of the serving signature, for the card."""
 
     def loss(self, config: TrainConfig) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from modelcard import TensorDescription
 from training import data as datasets
-from training.card import TensorSpec
 from training.config import TrainConfig
 from training.data import Splits
 from training.pipelines.base import Pipeline, PredictFn
@@ -134,7 +134,7 @@ class DigitsCNN(Pipeline):
     def signature(self):
         return (
             [
-                TensorSpec(
+                TensorDescription(
                     name=INPUT,
                     dtype="float32",
                     shape=[-1, 28, 28, 1],
@@ -142,7 +142,7 @@ class DigitsCNN(Pipeline):
                 )
             ],
             [
-                TensorSpec(
+                TensorDescription(
                     name=OUTPUT,
                     dtype="float32",
                     shape=[-1, 10],

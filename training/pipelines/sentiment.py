@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from modelcard import TensorDescription
 from training import data as datasets
-from training.card import TensorSpec
 from training.config import TrainConfig
 from training.data import Splits
 from training.pipelines.base import Pipeline, PredictFn
@@ -212,7 +212,7 @@ class SentimentTransformer(Pipeline):
     def signature(self):
         return (
             [
-                TensorSpec(
+                TensorDescription(
                     name=INPUT,
                     dtype="string",
                     shape=[-1],
@@ -220,7 +220,7 @@ class SentimentTransformer(Pipeline):
                 )
             ],
             [
-                TensorSpec(
+                TensorDescription(
                     name=OUTPUT,
                     dtype="float32",
                     shape=[-1, len(self.labels)],

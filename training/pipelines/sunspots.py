@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from modelcard import TensorDescription
 from training import data as datasets
-from training.card import TensorSpec
 from training.config import TrainConfig
 from training.data import Splits
 from training.pipelines.base import Pipeline, PredictFn
@@ -253,7 +253,7 @@ class SunspotsRNN(Pipeline):
         horizon = getattr(self, "horizon", self.default_config.params["horizon"])
         return (
             [
-                TensorSpec(
+                TensorDescription(
                     name=INPUT,
                     dtype="float32",
                     shape=[-1, window],
@@ -261,7 +261,7 @@ class SunspotsRNN(Pipeline):
                 )
             ],
             [
-                TensorSpec(
+                TensorDescription(
                     name=OUTPUT,
                     dtype="float32",
                     shape=[-1, horizon],

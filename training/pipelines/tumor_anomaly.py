@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from modelcard import TensorDescription
 from training import data as datasets
-from training.card import TensorSpec
 from training.config import TrainConfig
 from training.data import Splits
 from training.pipelines.base import Pipeline, PredictFn
@@ -204,7 +204,7 @@ class TumorAutoencoder(Pipeline):
     def signature(self):
         return (
             [
-                TensorSpec(
+                TensorDescription(
                     name=INPUT,
                     dtype="float32",
                     shape=[-1, N_FEATURES],
@@ -213,20 +213,20 @@ class TumorAutoencoder(Pipeline):
                 )
             ],
             [
-                TensorSpec(
+                TensorDescription(
                     name=SCORE,
                     dtype="float32",
                     shape=[-1],
                     description="anomaly score: mean squared reconstruction error "
                     "of the standardised features; above the threshold = anomaly",
                 ),
-                TensorSpec(
+                TensorDescription(
                     name=CONTRIBUTIONS,
                     dtype="float32",
                     shape=[-1, N_FEATURES],
                     description="each feature's share of the score (rows sum to 1)",
                 ),
-                TensorSpec(
+                TensorDescription(
                     name=RECONSTRUCTION,
                     dtype="float32",
                     shape=[-1, N_FEATURES],

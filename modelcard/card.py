@@ -1,9 +1,8 @@
-"""The model card: the contract between a training pipeline and the server.
+"""The card's classes: what ``models/<name>/<version>/model.json`` holds, validated.
 
-Every version directory ``models/<name>/<version>/`` holds a SavedModel plus ``model.json``
-validated by :class:`ModelCard`. The server reads the card to learn the task (labels,
-forecast horizon, anomaly threshold) so a new architecture trained for an existing task
-needs no service change. Only pydantic is imported here, so the server can use it cheaply.
+The server reads the card to learn the task (labels, forecast horizon, anomaly threshold)
+so a new architecture trained for an existing task needs no service change. Only pydantic
+is imported here, so the server can use it cheaply.
 """
 
 from __future__ import annotations
@@ -25,8 +24,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TensorSpec(_Strict):
-    """One named input or output of the serving signature; -1 marks a variable dimension."""
+class TensorDescription(_Strict):
+    """One named input or output of the serving signature as the card documents it: dtype
+    and shape as the exported graph declares them (-1: a variable dimension), plus what the
+    values mean."""
 
     name: str
     dtype: str = Field(description="TensorFlow dtype name, e.g. float32, string")
@@ -106,8 +107,8 @@ class ModelCard(_Strict):
     architecture: str
     task: Task
     signature_name: str = "serving_default"
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
+    inputs: list[TensorDescription]
+    outputs: list[TensorDescription]
     metrics: Metrics
     training: dict[str, Any]
     data: DataInfo
@@ -126,5 +127,7 @@ class ModelCard(_Strict):
 
 
 def json_schema() -> dict[str, Any]:
-    """The card's JSON Schema, published in ``docs/model-card.schema.json``."""
+    """The card's JSON Schema, generated from these classes and published in
+    ``docs/model-card.schema.json`` (``python -m modelcard > docs/model-card.schema.json``;
+    a test keeps the file equal to this)."""
     return ModelCard.model_json_schema()
