@@ -15,25 +15,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from service import dtypes
 from service.served_model import read_signature_defs
-from service.signature import TF_TO_NUMPY
 
 SIGNATURE = "serving_default"
-V2_DATATYPES = {
-    "float32": "FP32",
-    "float64": "FP64",
-    "float16": "FP16",
-    "int8": "INT8",
-    "int16": "INT16",
-    "int32": "INT32",
-    "int64": "INT64",
-    "uint8": "UINT8",
-    "uint16": "UINT16",
-    "uint32": "UINT32",
-    "uint64": "UINT64",
-    "bool": "BOOL",
-    "object": "BYTES",
-}
 TASK_VERBS = {
     "classification": "classify",
     "forecasting": "forecast",
@@ -72,7 +57,7 @@ def build_workload(name: str, version_dir: Path) -> Workload:
         dims = [] if info.tensor_shape.unknown_rank else [d.size for d in info.tensor_shape.dim]
         shape = (1, *(d if d > 0 else 1 for d in dims[1:]))
         inputs.append(
-            Input(input_name, info.dtype, _sample(name, TF_TO_NUMPY.get(info.dtype), shape, rng))
+            Input(input_name, info.dtype, _sample(name, _numpy_dtype(info.dtype), shape, rng))
         )
     task_verb = task_input = None
     card = version_dir / "model.json"
@@ -165,7 +150,7 @@ def v2_binary(w: Workload) -> tuple[bytes, dict[str, str]]:
 
 
 def _datatype(array: np.ndarray) -> str:
-    return V2_DATATYPES[array.dtype.name]
+    return dtypes.BY_NUMPY[array.dtype].v2
 
 
 def _raw(array: np.ndarray) -> bytes:
@@ -193,3 +178,8 @@ def grpc_predict_request(w: Workload) -> bytes:
             proto.tensor_content = np.ascontiguousarray(i.value).tobytes()
         request.inputs[i.name].CopyFrom(proto)
     return request.SerializeToString()
+
+
+def _numpy_dtype(tf_enum: int) -> np.dtype | None:
+    known = dtypes.BY_TF_ENUM.get(tf_enum)
+    return known.numpy if known is not None else None

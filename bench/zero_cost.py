@@ -44,7 +44,8 @@ def export_zero_cost_model(version_dir: Path, target_dir: Path) -> str | None:
     """
     import tensorflow as tf
 
-    from service.served_model import DEFAULT_SIGNATURE, read_signature_defs, tensor_specs
+    from service.served_model import DEFAULT_SIGNATURE, read_signature_defs
+    from service.signature import tensor_specs
 
     signature_def = read_signature_defs(version_dir).get(DEFAULT_SIGNATURE)
     if signature_def is None:

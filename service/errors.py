@@ -95,3 +95,10 @@ class DeadlineExceeded(ServingError):
 
 class InternalError(ServingError):
     """A failure inside the model or the service, not the client's fault."""
+
+
+def summary(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most ``limit`` characters: what a
+    client or a status field is shown of a failure (TensorFlow's messages run to pages)."""
+    text = (getattr(exc, "message", None) or str(exc)).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -20,7 +20,7 @@ from modelcard import version_dirs
 from service import metrics
 from service.admin_state import AdminState
 from service.batching import BatchingOptions
-from service.errors import ModelNotFound, Unavailable, VersionNotFound
+from service.errors import ModelNotFound, Unavailable, VersionNotFound, summary
 from service.repository_config import RepositoryConfig, read_repository_config
 from service.served_model import ServedModel, load_version
 from service.session_runner import ThreadOptions
@@ -231,7 +231,7 @@ class ModelRepository:
                 name, version, path, batching, metrics.batch_observer, self.threads
             )
         except Exception as exc:
-            message = f"failed to load {name} version {version}: {str(exc).splitlines()[0]}"
+            message = f"failed to load {name} version {version}: {summary(exc)}"
             log.error(message)
             metrics.MODEL_LOAD_FAILURES.labels(name).inc()
             self._failed[(name, version)] = _mtime(path)

@@ -14,9 +14,9 @@ import numpy as np
 from modelcard import CARD_FILE, ModelCard
 from service import metrics
 from service.batching import Batcher, BatcherClosed, BatchingOptions
-from service.errors import InvalidInput, ServingError
+from service.errors import InvalidInput, ServingError, summary
 from service.session_runner import ArrayFn, SavedModelSession, ThreadOptions
-from service.signature import TF_TO_NUMPY, TensorSpec, validate_inputs
+from service.signature import TensorSpec, tensor_specs, validate_inputs
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +33,6 @@ def read_signature_defs(path: Path):
         if "serve" in meta_graph.meta_info_def.tags:
             return dict(meta_graph.signature_def)
     return dict(saved.meta_graphs[0].signature_def)
-
-
-def tensor_specs(tensor_infos) -> dict[str, TensorSpec]:
-    """A SignatureDef's ``inputs`` or ``outputs`` map as TensorSpecs (unknown dims: None)."""
-    specs = {}
-    for name, info in tensor_infos.items():
-        shape = (
-            None
-            if info.tensor_shape.unknown_rank
-            else tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
-        )
-        specs[name] = TensorSpec(
-            name, TF_TO_NUMPY.get(info.dtype, np.dtype(object)), shape, info.dtype
-        )
-    return specs
 
 
 @dataclass
@@ -175,16 +160,11 @@ def _caller(run: ArrayFn, latency) -> ArrayFn:
         try:
             outputs = run(inputs)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
-            raise InvalidInput(f"the model rejected the input: {_first_line(exc)}") from exc
+            raise InvalidInput(f"the model rejected the input: {summary(exc)}") from exc
         latency.observe(time.perf_counter() - started)
         return outputs
 
     return call
-
-
-def _first_line(exc: Exception) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
 
 
 def example_inputs(signature: Signature, rows: int = 1) -> dict[str, np.ndarray]:

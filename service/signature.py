@@ -10,40 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service import dtypes
 from service.errors import InvalidInput
-
-# TensorFlow DataType enum values (types.proto) -> numpy dtype; DT_STRING maps to object.
-TF_TO_NUMPY: dict[int, np.dtype] = {
-    1: np.dtype("float32"),
-    2: np.dtype("float64"),
-    3: np.dtype("int32"),
-    4: np.dtype("uint8"),
-    5: np.dtype("int16"),
-    6: np.dtype("int8"),
-    7: np.dtype(object),
-    9: np.dtype("int64"),
-    10: np.dtype("bool"),
-    17: np.dtype("uint16"),
-    19: np.dtype("float16"),
-    22: np.dtype("uint32"),
-    23: np.dtype("uint64"),
-}
-TF_DTYPE_NAMES = {
-    1: "DT_FLOAT",
-    2: "DT_DOUBLE",
-    3: "DT_INT32",
-    4: "DT_UINT8",
-    5: "DT_INT16",
-    6: "DT_INT8",
-    7: "DT_STRING",
-    9: "DT_INT64",
-    10: "DT_BOOL",
-    14: "DT_BFLOAT16",
-    17: "DT_UINT16",
-    19: "DT_HALF",
-    22: "DT_UINT32",
-    23: "DT_UINT64",
-}
 
 
 @dataclass(frozen=True)
@@ -69,7 +37,23 @@ class TensorSpec:
             if self.shape is None
             else "[" + ", ".join("-1" if d is None else str(d) for d in self.shape) + "]"
         )
-        return f"{TF_DTYPE_NAMES.get(self.tf_dtype, self.tf_dtype)} {dims}"
+        return f"{dtypes.tf_name(self.tf_dtype)} {dims}"
+
+
+def tensor_specs(tensor_infos) -> dict[str, TensorSpec]:
+    """A SignatureDef's ``inputs`` or ``outputs`` map as TensorSpecs (unknown dims: None)."""
+    specs = {}
+    for name, info in tensor_infos.items():
+        shape = (
+            None
+            if info.tensor_shape.unknown_rank
+            else tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
+        )
+        known = dtypes.BY_TF_ENUM.get(info.dtype)
+        # a dtype outside the table travels as opaque objects, like strings
+        dtype = known.numpy if known is not None else np.dtype(object)
+        specs[name] = TensorSpec(name, dtype, shape, info.dtype)
+    return specs
 
 
 def coerce(spec: TensorSpec, value: np.ndarray) -> np.ndarray:

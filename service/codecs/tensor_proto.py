@@ -18,25 +18,11 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
 
-from service.errors import InvalidInput
-from service.signature import TF_DTYPE_NAMES
+from service import dtypes
+from service.errors import InvalidInput, summary
 
 # Numeric dtypes tf.make_tensor_proto packs into tensor_content (host byte order, row-major).
-_PACKED = {
-    np.dtype(t): tf.as_dtype(t).as_datatype_enum
-    for t in (
-        np.float16,
-        np.float32,
-        np.float64,
-        np.int8,
-        np.int16,
-        np.int32,
-        np.int64,
-        np.uint8,
-        np.uint32,
-        np.uint64,
-    )
-}
+_PACKED = {d.numpy: d.tf_enum for d in dtypes.DTYPES if d.packed}
 _NUMPY_OF_PACKED = {enum: dtype for dtype, enum in _PACKED.items()}
 
 
@@ -53,10 +39,9 @@ def to_ndarray(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
         array = tf.make_ndarray(proto)
     except (TypeError, ValueError) as exc:
         dims = [d.size for d in proto.tensor_shape.dim]
-        dtype = TF_DTYPE_NAMES.get(proto.dtype, f"dtype {proto.dtype}")
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "malformed"
         raise InvalidInput(
-            f"input '{name}' is not a valid {dtype} tensor of shape {dims}: {reason}"
+            f"input '{name}' is not a valid {dtypes.tf_name(proto.dtype)} tensor of shape "
+            f"{dims}: {summary(exc, 200)}"
         ) from None
     if array.dtype.kind == "S":  # make_ndarray gives fixed-width bytes for some inputs
         array = array.astype(object)

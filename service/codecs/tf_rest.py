@@ -12,7 +12,7 @@ import binascii
 
 import numpy as np
 
-from service.errors import InvalidInput
+from service.errors import InvalidInput, summary
 from service.signature import TensorSpec
 
 
@@ -86,10 +86,9 @@ def to_array(value: object, spec: TensorSpec) -> np.ndarray:
 
 
 def _numpy_reason(exc: Exception) -> str:
-    text = str(exc)
-    if "inhomogeneous" in text:
+    if "inhomogeneous" in str(exc):
         return "ragged nested lists (examples or rows of different lengths)"
-    return text.split("\n")[0][:200]
+    return summary(exc, 200)
 
 
 def _string_array(value: object, name: str) -> np.ndarray:

@@ -19,50 +19,35 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
 
+from service import dtypes
 from service.codecs.json_body import dumps
 from service.codecs.tensor_json import parse_tensor_json
-from service.errors import InternalError, InvalidInput
+from service.errors import InternalError, InvalidInput, summary
 from service.signature import TensorSpec
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
+# The protocol's datatypes in the order its specification lists them (error messages).
 DATATYPES: dict[str, np.dtype] = {
-    "BOOL": np.dtype(bool),
-    "UINT8": np.dtype("uint8"),
-    "UINT16": np.dtype("uint16"),
-    "UINT32": np.dtype("uint32"),
-    "UINT64": np.dtype("uint64"),
-    "INT8": np.dtype("int8"),
-    "INT16": np.dtype("int16"),
-    "INT32": np.dtype("int32"),
-    "INT64": np.dtype("int64"),
-    "FP16": np.dtype("float16"),
-    "FP32": np.dtype("float32"),
-    "FP64": np.dtype("float64"),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
-    "BYTES": np.dtype(object),
-}
-_DATATYPE_OF_NUMPY = {dtype: name for name, dtype in DATATYPES.items()}
-
-# TensorFlow DataType enum (types.proto) -> V2 datatype, for model metadata.
-DATATYPE_OF_TF = {
-    1: "FP32",
-    2: "FP64",
-    3: "INT32",
-    4: "UINT8",
-    5: "INT16",
-    6: "INT8",
-    7: "BYTES",
-    9: "INT64",
-    10: "BOOL",
-    14: "BF16",
-    17: "UINT16",
-    19: "FP16",
-    22: "UINT32",
-    23: "UINT64",
+    name: dtypes.BY_V2[name].numpy
+    for name in (
+        "BOOL",
+        "UINT8",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "INT8",
+        "INT16",
+        "INT32",
+        "INT64",
+        "FP16",
+        "FP32",
+        "FP64",
+        "BF16",
+        "BYTES",
+    )
 }
 
 _UNSUPPORTED_PARAMETERS = (
@@ -73,7 +58,10 @@ _UNSUPPORTED_PARAMETERS = (
 
 
 def datatype_of(spec: TensorSpec) -> str:
-    return DATATYPE_OF_TF.get(spec.tf_dtype, "BYTES" if spec.is_string else str(spec.dtype))
+    known = dtypes.BY_TF_ENUM.get(spec.tf_dtype)
+    if known is not None:
+        return known.v2
+    return "BYTES" if spec.is_string else str(spec.dtype)
 
 
 def tensor_metadata(spec: TensorSpec) -> dict:
@@ -279,10 +267,9 @@ def _json_strings(data: list, name: str) -> np.ndarray:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc)
-    if "inhomogeneous" in text:
+    if "inhomogeneous" in str(exc):
         return "ragged nested lists"
-    return text.split("\n")[0][:200]
+    return summary(exc, 200)
 
 
 def _from_binary(chunk: memoryview, datatype: str, name: str, count: int) -> np.ndarray:
@@ -411,7 +398,7 @@ def _datatype_of_array(array: np.ndarray) -> str:
     if array.dtype.kind in "OSU":
         return "BYTES"
     try:
-        return _DATATYPE_OF_NUMPY[array.dtype]
+        return dtypes.BY_NUMPY[array.dtype].v2
     except KeyError:
         raise InternalError(f"output dtype {array.dtype} has no V2 datatype") from None
 
