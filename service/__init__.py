@@ -1,6 +1,7 @@
-"""The model server: TF Serving REST/gRPC and Open Inference Protocol over one inference path.
+"""The model server: TF Serving REST/gRPC and Open Inference Protocol over one data plane.
 
-Use :func:`create_app` (gunicorn: ``service:create_app()``) or ``python -m service``.
+Use :func:`create_app` (gunicorn: ``service:create_app()``, started by the worker hook)
+or ``python -m service``.
 """
 
 from __future__ import annotations

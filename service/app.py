@@ -1,16 +1,22 @@
-"""The application factory: the only way a Flask app of this service comes to exist."""
+"""The application factory: the only way a Flask app of this service comes to exist.
+
+:func:`create_app` only builds (no threads, no sockets, no model loading);
+:func:`start_serving` is the one explicit call that starts what serves: the repository
+poller and, when a port is set, the gRPC server. Under gunicorn the worker's
+``post_worker_init`` hook (``service/gunicorn_conf.py``) makes it after the app is built;
+tests that need models loaded make it themselves.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from flask import Flask
 
 from service import http
 from service.admin_state import AdminState
 from service.batching import BatchingOptions
-from service.inference import InferenceService
+from service.dataplane import DataPlane
 from service.logs import configure_logging
 from service.repository import ModelRepository
 from service.session_runner import ThreadOptions
@@ -19,17 +25,8 @@ from service.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Serving:
-    """Objects shared by the views, reached through ``current_app.extensions["serving"]``."""
-
-    settings: Settings
-    repository: ModelRepository
-    inference: InferenceService
-
-
-def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask:
-    """Build the app; ``start`` begins loading models in the background at once."""
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app for ``settings`` (default: from ``SERVING_*``); nothing starts yet."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     batching = BatchingOptions(
@@ -45,27 +42,40 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
         AdminState(settings.state_dir),
         ThreadOptions(settings.intra_op_threads(), settings.tf_inter_op_threads),
     )
-    serving = Serving(
-        settings, repository, InferenceService(repository, settings.request_timeout_s)
-    )
-
     app = Flask(__name__)
-    app.extensions["serving"] = serving
+    app.extensions["settings"] = settings
+    app.extensions["dataplane"] = DataPlane(
+        repository, settings.request_timeout_s, settings.admin_token
+    )
     http.install(app, settings.max_request_bytes)
     from service.api import ops, rest_v1, rest_v2
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(rest_v1.bp)
     app.register_blueprint(rest_v2.bp)
-    if start:
-        repository.start()
-        # Under gunicorn this runs before the worker accepts connections: waiting for the
-        # first scan means a (re)started worker never takes traffic it would answer with
-        # 503, as TF Serving loads its models before it opens its ports. The wait is bounded
-        # below the worker timeout; a model still loading after it is reported by /readyz.
-        repository.scanned.wait(settings.worker_timeout_s * 0.8)
-        if settings.grpc_port:
-            from service import grpc_server
-
-            app.extensions["grpc"] = grpc_server.start(serving)  # stops itself at exit
     return app
+
+
+def start_serving(app: Flask) -> None:
+    """Start loading models in the background, wait for the first scan, open gRPC."""
+    settings: Settings = app.extensions["settings"]
+    repository = app.extensions["dataplane"].repository
+    repository.start()
+    # Under gunicorn this runs before the worker accepts connections: waiting for the
+    # first scan means a (re)started worker never takes traffic it would answer with
+    # 503, as TF Serving loads its models before it opens its ports. The wait is bounded
+    # below the worker timeout; a model still loading after it is reported by /readyz.
+    repository.scanned.wait(settings.worker_timeout_s * 0.8)
+    if settings.grpc_port:
+        from service import grpc_server
+
+        # stops itself at exit, draining its calls
+        app.extensions["grpc"] = grpc_server.start(settings, app.extensions["dataplane"])
+
+
+def stop_serving(app: Flask) -> None:
+    """Stop the gRPC server (if any) and the repository, unloading every version."""
+    grpc = app.extensions.pop("grpc", None)
+    if grpc is not None:
+        grpc.stop()
+    app.extensions["dataplane"].repository.stop()

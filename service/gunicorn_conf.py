@@ -51,6 +51,14 @@ def on_starting(server) -> None:
     os.makedirs(path, exist_ok=True)
 
 
+def post_worker_init(worker) -> None:
+    # The app is built (worker.wsgi); load its models and open gRPC before this worker
+    # accepts its first connection.
+    from service.app import start_serving
+
+    start_serving(worker.wsgi)
+
+
 def child_exit(server, worker) -> None:
     from service.metrics import mark_dead
 

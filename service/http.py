@@ -1,52 +1,45 @@
-"""The HTTP layer shared by every blueprint: request ids, limits, metrics, logs, errors.
+"""The HTTP layer shared by every blueprint: request records, limits, errors.
 
-Views only parse and shape; counting, timing, logging and mapping exceptions to
+Views only parse, call the data plane and shape; opening and closing each request's
+record (ids, metrics, access log: :mod:`service.recorder`) and mapping exceptions to
 ``{"error": ...}`` responses happen here once.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
-import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from service import metrics
 from service.codecs.json_body import dumps
+from service.dataplane import DataPlane
 from service.errors import PayloadTooLarge, ServingError
-from service.inference import CURRENT_MODEL
-from service.logs import access_log
+from service.recorder import RequestRecord, recorder
+from service.served_model import ServedModel
 
 log = logging.getLogger("service.http")
 
 # Blueprint name -> the ``api`` label of metrics and logs.
-API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "tasks": "task", "ops": "ops"}
+API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "ops": "ops"}
 
 
-class RequestIds:
-    """Unique request ids: 32 hex digits, a random per-process prefix and a counter.
-
-    ``uuid4`` reads the kernel's random source on every request, a system call that gives
-    up the GIL and then queues for it behind the worker's other threads; ids only need to
-    be unique, not unpredictable. The prefix is drawn again in a forked child.
-    """
-
-    def __init__(self) -> None:
-        self._reseed()
-        os.register_at_fork(after_in_child=self._reseed)
-
-    def _reseed(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._counter = itertools.count()  # next() on a count is atomic under the GIL
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter):016x}"
+def dataplane() -> DataPlane:
+    """The app's data plane (views call nothing else of the server)."""
+    return current_app.extensions["dataplane"]
 
 
-request_ids = RequestIds()
+def current_record() -> RequestRecord:
+    """The record of the request being handled."""
+    return g.record
+
+
+def resolve(name: str, version: int | None = None, label: str | None = None) -> ServedModel:
+    """The version a request addresses, through the data plane, named on its record (so
+    metrics, the access log and ``X-Model-Version`` say which version answered)."""
+    model = dataplane().model(name, version, label)
+    g.record.target(model.name, model.version)
+    return model
 
 
 def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
@@ -66,13 +59,11 @@ def install(app: Flask, max_request_bytes: int) -> None:
     @app.before_request
     def _start() -> None:
         scope, req = g._get_current_object(), request._get_current_object()
-        scope.started = time.perf_counter()
-        scope.request_id = req.headers.get("X-Request-ID") or request_ids.next()
-        scope.api = API_OF_BLUEPRINT.get(req.blueprint or "", "other")
-        scope.endpoint = req.endpoint.rsplit(".", 1)[-1] if req.endpoint else "unknown"
-        CURRENT_MODEL.set(("", ""))
-        metrics.in_flight(scope.api).inc()
-        scope.in_flight = True
+        scope.record = recorder.open(
+            API_OF_BLUEPRINT.get(req.blueprint or "", "other"),
+            req.endpoint.rsplit(".", 1)[-1] if req.endpoint else "unknown",
+            req.headers.get("X-Request-ID"),
+        )
         length = req.content_length
         if length is not None and length > max_request_bytes:
             raise PayloadTooLarge(
@@ -81,20 +72,31 @@ def install(app: Flask, max_request_bytes: int) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        scope = g._get_current_object()
-        response.headers["X-Request-ID"] = getattr(scope, "request_id", "")
-        model, version = CURRENT_MODEL.get()
-        if version:  # which version answered: visible to clients during rollouts
-            response.headers["X-Model-Version"] = f"{model}/{version}"
-        _observe(scope, request._get_current_object(), response, model, version)
+        record: RequestRecord | None = g._get_current_object().get("record")
+        if record is None:  # a request Flask answered before the hooks ran
+            return response
+        headers = response.headers
+        headers["X-Request-ID"] = record.request_id
+        if record.version:  # which version answered: visible to clients during rollouts
+            headers["X-Model-Version"] = f"{record.model}/{record.version}"
+        req, status = request._get_current_object(), response.status_code
+        recorder.close(
+            record,
+            status,
+            failed=status >= 400,
+            method=req.method,
+            path=req.path,
+            request_bytes=req.content_length,
+            response_bytes=response.content_length,
+            quiet=record.api == "ops",
+        )
         return response
 
     @app.teardown_request
     def _teardown(_exc) -> None:
-        scope = g._get_current_object()
-        if getattr(scope, "in_flight", False):
-            metrics.in_flight(scope.api).dec()
-            scope.in_flight = False
+        record = g._get_current_object().get("record")
+        if record is not None:  # answered or not, it is no longer in flight
+            record.leave()
 
     @app.errorhandler(ServingError)
     def _serving_error(exc: ServingError) -> Response:
@@ -114,35 +116,8 @@ def install(app: Flask, max_request_bytes: int) -> None:
 
     @app.errorhandler(Exception)
     def _internal(exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"request_id": getattr(g, "request_id", "")})
+        request_id = getattr(g.get("record"), "request_id", "")
+        log.exception("unhandled error", extra={"request_id": request_id})
         return error_response(
-            f"internal error; see the server log for request id {getattr(g, 'request_id', '')}", 500
-        )
-
-
-def _observe(scope, req, response: Response, model: str, version: str) -> None:
-    if not hasattr(scope, "started"):
-        return
-    elapsed = time.perf_counter() - scope.started
-    metrics.observe_request(
-        scope.api,
-        scope.endpoint,
-        str(response.status_code),
-        model,
-        version,
-        elapsed,
-        req.content_length,
-        response.content_length,
-    )
-    if scope.api != "ops" or response.status_code >= 400:
-        access_log.record(
-            request_id=scope.request_id,
-            method=req.method,
-            path=req.path,
-            status=response.status_code,
-            model=model,
-            version=version,
-            api=scope.api,
-            endpoint=scope.endpoint,
-            latency_ms=round(elapsed * 1000, 3),
+            f"internal error; see the server log for request id {request_id}", 500
         )

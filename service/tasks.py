@@ -14,8 +14,8 @@ import io
 import numpy as np
 
 from modelcard import AnomalyTask, ClassificationTask, ForecastingTask, ImageSpec
+from service.dataplane import DataPlane, InferRequest
 from service.errors import InvalidInput, Unimplemented
-from service.inference import InferenceService, InferRequest
 from service.served_model import ServedModel
 
 
@@ -46,7 +46,7 @@ def _int_param(body: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def classify(service: InferenceService, model: ServedModel, body: dict) -> list:
+def classify(plane: DataPlane, model: ServedModel, body: dict) -> list:
     """Top-k ``[label, score]`` pairs per instance (TF Serving's ``results`` shape)."""
     task: ClassificationTask = task_of(model, ClassificationTask)
     k = _int_param(body, "k", min(5, len(task.labels)), 1, len(task.labels))
@@ -59,9 +59,9 @@ def classify(service: InferenceService, model: ServedModel, body: dict) -> list:
         inputs = np.stack([_image(x, task.image, i) for i, x in enumerate(instances)])
     else:
         inputs = np.asarray(instances, dtype=np.float32)
-    probs = service.infer(
-        InferRequest(model.name, {task.input: inputs}, outputs=[task.output]), model
-    ).outputs[task.output]
+    probs = plane.infer(InferRequest(model, {task.input: inputs}, outputs=[task.output])).outputs[
+        task.output
+    ]
     top = np.argsort(-probs, axis=1)[:, :k]
     return [
         [[task.labels[j], float(row[j])] for j in idx] for row, idx in zip(probs, top, strict=False)
@@ -95,7 +95,7 @@ def _image(value: object, spec: ImageSpec, index: int) -> np.ndarray:
     return pixels
 
 
-def forecast(service: InferenceService, model: ServedModel, body: dict) -> list:
+def forecast(plane: DataPlane, model: ServedModel, body: dict) -> list:
     """The next ``steps`` values (1..horizon) after each history window."""
     task: ForecastingTask = task_of(model, ForecastingTask)
     steps = _int_param(body, "steps", task.horizon, 1, task.horizon)
@@ -111,13 +111,13 @@ def forecast(service: InferenceService, model: ServedModel, body: dict) -> list:
                 f"(the model's window), got shape {list(values.shape)}"
             )
         histories.append(values[-task.window :])
-    out = service.infer(
-        InferRequest(model.name, {task.input: np.stack(histories)}, outputs=[task.output]), model
+    out = plane.infer(
+        InferRequest(model, {task.input: np.stack(histories)}, outputs=[task.output])
     ).outputs[task.output]
     return [{"forecast": row[:steps].tolist(), "steps": steps} for row in out]
 
 
-def detect(service: InferenceService, model: ServedModel, body: dict) -> list:
+def detect(plane: DataPlane, model: ServedModel, body: dict) -> list:
     """Per instance: anomaly score, threshold (overridable), verdict, optional explanation."""
     task: AnomalyTask = task_of(model, AnomalyTask)
     threshold = body.get("threshold", task.threshold)
@@ -141,9 +141,7 @@ def detect(service: InferenceService, model: ServedModel, body: dict) -> list:
             "instances must be lists of numbers (or objects keyed by feature name) of equal length"
         ) from None
     wanted = [task.score_output] + ([task.contributions_output] if explain else [])
-    out = service.infer(
-        InferRequest(model.name, {task.input: features}, outputs=wanted), model
-    ).outputs
+    out = plane.infer(InferRequest(model, {task.input: features}, outputs=wanted)).outputs
     results = []
     for i, score in enumerate(out[task.score_output]):
         item = {

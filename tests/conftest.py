@@ -7,6 +7,7 @@ in production, including one deliberately broken version directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -92,14 +93,24 @@ def settings(model_repo):
     return Settings(model_repository=model_repo, poll_interval_s=0, grpc_port=0)
 
 
-@pytest.fixture(scope="session")
-def app(settings):
-    from service import create_app
+@contextlib.contextmanager
+def serving_app(settings):
+    """An app built from ``settings`` and started (models loaded), stopped on exit."""
+    from service.app import create_app, start_serving, stop_serving
 
     app = create_app(settings)
-    assert app.extensions["serving"].repository.scanned.wait(120)
-    yield app
-    app.extensions["serving"].repository.stop()
+    start_serving(app)
+    assert app.extensions["dataplane"].repository.scanned.is_set()
+    try:
+        yield app
+    finally:
+        stop_serving(app)
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    with serving_app(settings) as app:
+        yield app
 
 
 @pytest.fixture

@@ -98,16 +98,14 @@ def test_readiness_in_process(tiny_models):
     from service import create_app
     from service.settings import Settings
 
-    app = create_app(
-        Settings(model_repository=tiny_models, poll_interval_s=0, grpc_port=0), start=False
-    )
+    app = create_app(Settings(model_repository=tiny_models, poll_interval_s=0, grpc_port=0))
     client = app.test_client()
     r = client.get("/readyz")
     assert r.status_code == 503 and r.get_json() == {
         "status": "not ready",
         "reasons": {"*": "the model repository has not been scanned yet"},
     }
-    repository = app.extensions["serving"].repository
+    repository = app.extensions["dataplane"].repository
     repository.scan()
     repository.scanned.set()
     assert client.get("/readyz").get_json() == {"status": "ready"}
@@ -117,9 +115,9 @@ def test_readiness_in_process(tiny_models):
     shutil.copytree(tiny_models / "digits", broken / "digits")
     (broken / "bad" / "1").mkdir(parents=True)
     (broken / "bad" / "1" / "saved_model.pb").write_bytes(b"junk")
-    app = create_app(Settings(model_repository=broken, poll_interval_s=0, grpc_port=0), start=False)
-    app.extensions["serving"].repository.scan()
-    app.extensions["serving"].repository.scanned.set()
+    app = create_app(Settings(model_repository=broken, poll_interval_s=0, grpc_port=0))
+    app.extensions["dataplane"].repository.scan()
+    app.extensions["dataplane"].repository.scanned.set()
     r = app.test_client().get("/readyz")
     assert r.status_code == 503 and list(r.get_json()["reasons"]) == ["bad"]
     assert r.get_json()["reasons"]["bad"].startswith("failed to load bad version 1")

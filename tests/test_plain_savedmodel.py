@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import serving_app
+
 
 @pytest.fixture(scope="module")
 def plain_client(tmp_path_factory):
     import tensorflow as tf
 
-    from service import create_app
     from service.settings import Settings
 
     class HalfPlusTwo(tf.Module):
@@ -34,9 +35,8 @@ def plain_client(tmp_path_factory):
         str(repo / "half_plus_two" / "123"),
         signatures={"serving_default": module.serve, "add": module.add},
     )
-    app = create_app(Settings(model_repository=repo, poll_interval_s=0, grpc_port=0))
-    yield app.test_client()
-    app.extensions["serving"].repository.stop()
+    with serving_app(Settings(model_repository=repo, poll_interval_s=0, grpc_port=0)) as app:
+        yield app.test_client()
 
 
 def test_predict_status_and_metadata_without_a_card(plain_client):

@@ -291,8 +291,7 @@ def test_body_size_limit(model_repo):
     app = create_app(
         Settings(
             model_repository=model_repo, poll_interval_s=0, grpc_port=0, max_request_bytes=1000
-        ),
-        start=False,
+        )
     )
     r = app.test_client().post("/v1/models/digits:predict", data=b"x" * 5000)
     assert (r.status_code, r.get_json()) == (

@@ -16,6 +16,7 @@ from tritonclient.utils import InferenceServerException
 
 from service.codecs import v2
 from service.errors import InvalidInput
+from tests.conftest import serving_app
 
 DIGITS = np.arange(4 * 28 * 28, dtype=np.float32).reshape(4, 28, 28, 1) % 256
 TEXTS = np.array([b"a wonderful, moving film", b"dull and far too long"], dtype=object)
@@ -410,15 +411,13 @@ def test_readiness_and_addressing_errors(client):
 @pytest.fixture(scope="module")
 def admin_client(model_repo):
     """A second app on the same repository, with an admin token (and its own models)."""
-    from service import create_app
     from service.settings import Settings
 
-    app = create_app(
-        Settings(model_repository=model_repo, poll_interval_s=0, grpc_port=0, admin_token="s3cret")
+    settings = Settings(
+        model_repository=model_repo, poll_interval_s=0, grpc_port=0, admin_token="s3cret"
     )
-    assert app.extensions["serving"].repository.scanned.wait(120)
-    yield app.test_client()
-    app.extensions["serving"].repository.stop()
+    with serving_app(settings) as app:
+        yield app.test_client()
 
 
 AUTH = {"Authorization": "Bearer s3cret"}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
 from service import metrics
-from service.http import json_response
+from service.http import dataplane, json_response
 
 bp = Blueprint("ops", __name__)
 
@@ -19,7 +19,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """200 when every model in the repository has an AVAILABLE version, else 503 + reasons."""
-    reasons = current_app.extensions["serving"].repository.not_ready()
+    reasons = dataplane().not_ready()
     if reasons:
         return json_response({"status": "not ready", "reasons": reasons}, 503)
     return json_response({"status": "ready"})

@@ -9,20 +9,18 @@ Versions are the repository's numeric versions; labels are a TF Serving (v1/gRPC
 from __future__ import annotations
 
 import functools
-import hmac
 import tomllib
 from importlib import metadata as package_metadata
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from modelcard import ClassificationTask
 from service.codecs import v2
 from service.codecs.json_body import parse_json_object
-from service.errors import InvalidInput, Unauthorized, Unavailable, Unimplemented, VersionNotFound
-from service.http import json_response
-from service.inference import InferRequest
-from service.repository import AVAILABLE
+from service.dataplane import InferRequest
+from service.errors import InvalidInput, Unavailable, VersionNotFound
+from service.http import dataplane, json_response, resolve
 from service.served_model import ServedModel
 
 bp = Blueprint("rest_v2", __name__)
@@ -31,10 +29,6 @@ SERVER_NAME = "keras-serving"
 # Only what this server really implements.
 EXTENSIONS = ["binary_tensor_data", "classification", "model_repository"]
 PLATFORM = "tensorflow_savedmodel"
-
-
-def serving():
-    return current_app.extensions["serving"]
 
 
 @functools.cache
@@ -58,7 +52,7 @@ def _version(name: str, version: str | None) -> int | None:
 
 
 def _resolve(name: str, version: str | None) -> ServedModel:
-    return serving().inference.resolve(name, _version(name, version))
+    return resolve(name, _version(name, version))
 
 
 # ---- health and metadata ---------------------------------------------------------------
@@ -71,7 +65,7 @@ def server_live():
 @bp.get("/v2/health/ready")
 def server_ready():
     """200 when every model of the repository has a loaded version, else 503."""
-    reasons = serving().repository.not_ready()
+    reasons = dataplane().not_ready()
     if reasons:
         raise Unavailable("not ready: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
     return _empty()
@@ -91,11 +85,11 @@ def model_metadata(name: str, version: str | None = None):
     """Inputs and outputs of the default signature, and every loaded version."""
     model = _resolve(name, version)
     signature = model.signature(None)
-    versions = sorted(s.version for s in serving().repository.status(name) if s.state == AVAILABLE)
+    meta = dataplane().metadata(model)
     return json_response(
         {
             "name": model.name,
-            "versions": [str(v) for v in versions],
+            "versions": [str(v) for v in meta.available_versions],
             "platform": PLATFORM,
             "inputs": [v2.tensor_metadata(s) for s in signature.inputs.values()],
             "outputs": [v2.tensor_metadata(s) for s in signature.outputs.values()],
@@ -116,20 +110,13 @@ def model_ready(name: str, version: str | None = None):
 @bp.post("/v2/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None):
     """Run the default signature; JSON or binary tensors in and out."""
-    inference = serving().inference
     model = _resolve(name, version)
     signature = model.signature(None)
     decoded = v2.decode_request(
         request.get_data(), request.headers.get(v2.HEADER_LENGTH), signature.inputs
     )
-    result = inference.infer(
-        InferRequest(
-            model=model.name,
-            inputs=decoded.inputs,
-            signature=signature.name,
-            outputs=decoded.output_names,
-        ),
-        model,
+    result = dataplane().infer(
+        InferRequest(model, decoded.inputs, signature.name, decoded.output_names)
     )
     body, header_length = v2.encode_response(
         model.name, str(model.version), decoded, result.outputs, _labels(model)
@@ -161,47 +148,27 @@ def repository_index():
     ready_only = body.get("ready", False)
     if not isinstance(ready_only, bool):
         raise InvalidInput("'ready' must be true or false")
-    rows = serving().repository.index()
-    return json_response([r for r in rows if r["state"] == "READY"] if ready_only else rows)
+    return json_response(dataplane().repository_index(ready_only))
 
 
 @bp.post("/v2/repository/models/<name>/load")
 def repository_load(name: str):
     """(Re)load a model from the repository directory; 200 once a version serves."""
-    _require_admin()
-    parameters = _admin_parameters()
-    if any(key == "config" or key.startswith("file:") for key in parameters):
-        raise Unimplemented(
-            "loading with a config override or uploaded files is not "
-            "supported; put the model in the repository directory"
-        )
-    repository = serving().repository
-    repository.load(name)
-    reason = repository.not_ready().get(name)
-    if reason is not None:
-        raise Unavailable(f"model '{name}' did not load: {reason}")
+    dataplane().load(name, _bearer_token(), _admin_parameters())
     return _empty()
 
 
 @bp.post("/v2/repository/models/<name>/unload")
 def repository_unload(name: str):
     """Unload every version of a model until it is loaded again (readiness ignores it)."""
-    _require_admin()
     _admin_parameters()
-    serving().repository.unload(name)
+    dataplane().unload(name, _bearer_token())
     return _empty()
 
 
-def _require_admin() -> None:
-    token = serving().settings.admin_token
-    if token is None:
-        return
+def _bearer_token() -> str | None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    # constant-time comparison: the token must not leak through response timing
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
-        raise Unauthorized("this operation requires 'Authorization: Bearer <admin token>'")
+    return given.strip() if scheme.lower() == "bearer" else None
 
 
 def _admin_parameters() -> dict:

@@ -7,19 +7,18 @@ Request ``{"instances": [...], <task options>}``; response ``{"model_spec": {...
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
 from service import tasks
 from service.codecs.tensor_json import parse_tensor_json
-from service.http import json_response
+from service.http import dataplane, json_response, resolve
 
 
 def _task_view(adapter):
     def view(url):
-        serving = current_app.extensions["serving"]
         body = parse_tensor_json(request.get_data())
-        model = serving.inference.resolve(url.name, url.version, url.label)
-        results = adapter(serving.inference, model, body)
+        model = resolve(url.name, url.version, url.label)
+        results = adapter(dataplane(), model, body)
         return json_response(
             {"model_spec": {"name": model.name, "version": str(model.version)}, "results": results}
         )
