@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["settings"] = settings
     app.extensions["dataplane"] = DataPlane(
-        repository, settings.request_timeout_s, settings.admin_token
+        repository, settings.request_timeout_s, settings.admin_token, settings.model_control
     )
     http.install(app, settings.max_request_bytes)
     from service.api import ops, rest_v1, rest_v2

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.errors import InvalidInput, Unauthorized, Unavailable, Unimplemented
+from service.errors import Forbidden, InvalidInput, Unauthorized, Unavailable, Unimplemented
 from service.repository import AVAILABLE, ModelRepository, VersionStatus
 from service.served_model import ServedModel, Signature
 
@@ -63,11 +63,16 @@ class DataPlane:
     """Inference, status, metadata, readiness and repository control over one repository."""
 
     def __init__(
-        self, repository: ModelRepository, request_timeout_s: float, admin_token: str | None
+        self,
+        repository: ModelRepository,
+        request_timeout_s: float,
+        admin_token: str | None = None,
+        model_control: str = "token",
     ):
         self.repository = repository
         self.request_timeout_s = request_timeout_s
         self._admin_token = admin_token
+        self._model_control = model_control
 
     # ---- inference -------------------------------------------------------------------
     def model(self, name: str, version: int | None = None, label: str | None = None) -> ServedModel:
@@ -151,8 +156,17 @@ class DataPlane:
         self.repository.unload(name)
 
     def _authorize(self, bearer_token: str | None) -> None:
-        if self._admin_token is None:
+        """Model control is off unless configured, as Triton's is (one request could
+        otherwise unload a production model): a token, or ``open`` for local use."""
+        if self._model_control == "off":
+            raise Forbidden("model control is disabled on this server (SERVING_MODEL_CONTROL=off)")
+        if self._model_control == "open":
             return
+        if self._admin_token is None:
+            raise Forbidden(
+                "model control is disabled: set SERVING_ADMIN_TOKEN and send "
+                "'Authorization: Bearer <token>', or SERVING_MODEL_CONTROL=open for local use"
+            )
         # constant-time comparison: the token must not leak through response timing
         if bearer_token is None or not hmac.compare_digest(
             bearer_token.encode(), self._admin_token.encode()

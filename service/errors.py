@@ -36,6 +36,13 @@ class Unauthorized(ServingError):
     grpc_code = grpc.StatusCode.UNAUTHENTICATED
 
 
+class Forbidden(ServingError):
+    """The operation is disabled by configuration, whoever asks."""
+
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class NotFound(ServingError):
     """Base for anything addressed that does not exist."""
 

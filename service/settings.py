@@ -60,7 +60,15 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Deadline for one inference request (504 beyond it)."
     )
     admin_token: str | None = Field(
-        None, description="If set, repository load/unload requires 'Authorization: Bearer'."
+        None,
+        description="Bearer token that enables repository load/unload "
+        "('Authorization: Bearer <token>'); without it model control is disabled.",
+    )
+    model_control: Literal["token", "open", "off"] = Field(
+        "token",
+        description="Who may load/unload models: 'token' (holders of SERVING_ADMIN_TOKEN; "
+        "nobody if it is unset), 'open' (anyone who reaches the port: local use only), "
+        "'off' (nobody).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the JSON logs."
@@ -77,10 +85,12 @@ class Settings(BaseSettings):
         None, description="prometheus_client multiprocess directory (set by the launcher)."
     )
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "model_control", mode="before")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper() if isinstance(value, str) else value
+    def _case(cls, value: str, info) -> str:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     def resolved_repository_config(self) -> Path | None:
         if self.repository_config is not None:

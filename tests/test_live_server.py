@@ -240,7 +240,7 @@ def test_bad_settings_exit_with_the_variable_name(tmp_path, bad):
 def test_repository_unload_and_load_reach_every_worker(tiny_models, tmp_path, live_server):
     repo = tmp_path / "repo"
     shutil.copytree(tiny_models / "digits", repo / "digits")
-    server = live_server(repo, workers=2)
+    server = live_server(repo, workers=2, env={"SERVING_MODEL_CONTROL": "open"})
 
     def statuses():  # fresh connections, so both workers answer some
         return {

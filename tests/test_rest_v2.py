@@ -473,3 +473,40 @@ def test_load_errors(admin_client):
         "/v2/repository/models/digits/load", headers=AUTH, json={"parameters": {"config": "{}"}}
     )
     assert override.status_code == 501
+
+
+def test_model_control_is_disabled_without_a_token(client):
+    """The default app has no admin token: nobody may load or unload (Triton's default)."""
+    for action in ("load", "unload"):
+        response = client.post(
+            f"/v2/repository/models/sentiment/{action}", headers={"Authorization": "Bearer x"}
+        )
+        assert (response.status_code, response.get_json()) == (
+            403,
+            {
+                "error": "model control is disabled: set SERVING_ADMIN_TOKEN and send "
+                "'Authorization: Bearer <token>', or SERVING_MODEL_CONTROL=open for local use"
+            },
+        )
+    assert client.get("/v2/models/sentiment/ready").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("mode", "token", "status"), [("off", "s3cret", 403), ("open", None, 200), ("OPEN", None, 200)]
+)
+def test_model_control_modes(tiny_models, mode, token, status):
+    from service.settings import Settings
+
+    settings = Settings(
+        model_repository=tiny_models,
+        poll_interval_s=0,
+        grpc_port=0,
+        admin_token=token,
+        model_control=mode,
+    )
+    with serving_app(settings) as app:
+        client = app.test_client()
+        response = client.post("/v2/repository/models/digits/unload", headers=AUTH)
+        assert response.status_code == status, response.get_json()
+        ready = client.get("/v2/models/digits/ready").status_code
+        assert ready == (503 if status == 200 else 200)
