@@ -4,24 +4,55 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import orjson
 
 from service.errors import InvalidInput
+
+# Deepest nesting of arrays and objects a body may have. A tensor has at most 64 dimensions
+# (numpy's limit) and the protocols wrap it in a few objects; without a limit a body of a
+# few thousand nested brackets exhausts the parsers' and the codecs' recursion (a 500).
+MAX_NESTING_DEPTH = 100
+TOO_DEEP = f"the JSON body nests arrays and objects deeper than {MAX_NESTING_DEPTH} levels"
 
 
 def parse_json(body: bytes) -> object:
     if not body:
         raise InvalidInput("the request body is empty; expected a JSON object")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass
-    # orjson rejects NaN/Infinity literals that TF Serving clients may send; the stdlib
-    # parser accepts them. Only reached on the rare body orjson refused.
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON in the request body: {exc}") from None
+        # orjson rejects NaN/Infinity literals that TF Serving clients may send (and nesting
+        # past 1024 levels); the stdlib parser accepts them. Only reached on the rare body
+        # orjson refused.
+        try:
+            value = json.loads(body)
+        except RecursionError:
+            raise InvalidInput(TOO_DEEP) from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"malformed JSON in the request body: {exc}") from None
+    check_depth(value)
+    return value
+
+
+def check_depth(value: object, limit: int = MAX_NESTING_DEPTH) -> None:
+    """InvalidInput if ``value`` nests lists and dicts (numpy arrays: their dimensions)
+    deeper than ``limit``; iterative, so any depth is safe to check."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, np.ndarray):
+            depth += node.ndim - 1
+            children = ()
+        elif isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            raise InvalidInput(TOO_DEEP)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
 
 
 def parse_json_object(body: bytes) -> dict:

@@ -22,7 +22,7 @@ import threading
 import numpy as np
 import simdjson
 
-from service.codecs.json_body import parse_json
+from service.codecs.json_body import check_depth, parse_json
 from service.errors import InvalidInput
 
 # Arrays of objects or strings shorter than this are converted element by element (so the
@@ -31,6 +31,7 @@ from service.errors import InvalidInput
 # gain, and small parameters such as an Open Inference "shape" stay plain lists.
 _WALK_LIMIT = 16
 _EXACT_DOUBLE = 2.0**53
+_MAX_NDIM = 64  # numpy's limit on dimensions
 # Every character a number can have in simdjson's minified output.
 _NUMBER_CHARS = b"0123456789+-.eE"
 _local = threading.local()
@@ -44,7 +45,9 @@ def parse_tensor_json(body: bytes) -> dict:
         return _parse_object_slowly(body)  # its message says what is wrong with the body
     if not isinstance(document, simdjson.Object):
         return _parse_object_slowly(body)
-    return _convert_object(document)
+    value = _convert_object(document)
+    check_depth(value)
+    return value
 
 
 def _parser() -> simdjson.Parser:
@@ -99,6 +102,8 @@ def numeric_array(array: simdjson.Array) -> np.ndarray | None:
         if not shape[-1]:
             return None
         probe = probe[0]
+    if len(shape) > _MAX_NDIM:  # numpy cannot hold it: the codecs' checks say so
+        return None
     if isinstance(probe, int):  # else a float leads: not all integers, skip the attempt
         try:
             flat = np.frombuffer(array.as_buffer(of_type="i"), dtype=np.int64)

@@ -1,0 +1,43 @@
+"""Hostile input: every answer a clear 4xx JSON error naming the problem, then a good answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.codecs.json_body import MAX_NESTING_DEPTH
+
+TOO_DEEP = f"the JSON body nests arrays and objects deeper than {MAX_NESTING_DEPTH} levels"
+
+GOOD = {"instances": [[[[0.0]] * 28] * 28]}
+
+
+def nested(depth: int, leaf: bytes = b"1") -> bytes:
+    return b"[" * depth + leaf + b"]" * depth
+
+
+DEEP = [
+    ("v1 predict", "/v1/models/digits:predict", b'{"instances": %s}'),
+    ("v1 classify", "/v1/models/digits:classify", b'{"instances": %s}'),
+    ("v1 text", "/v1/models/sentiment:predict", b'{"instances": %s}'),
+    ("v2 data", "/v2/models/digits/infer", b'{"inputs": [{"name": "image", "data": %s}]}'),
+    ("v2 index", "/v2/repository/index", b'{"ready": %s}'),
+]
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING_DEPTH + 1, 1_500, 200_000])
+@pytest.mark.parametrize(("where", "url", "template"), DEEP, ids=[d[0] for d in DEEP])
+def test_deeply_nested_json_is_a_400_naming_the_limit(client, where, url, template, depth):
+    for leaf in (b"1", b'"x"', b"NaN"):  # fast numeric, string and stdlib-parser paths
+        response = client.post(url, data=template % nested(depth, leaf))
+        assert (response.status_code, response.get_json()) == (
+            400,
+            {"error": TOO_DEEP},
+        ), (where, leaf)
+    assert client.post("/v1/models/digits:predict", json=GOOD).status_code == 200
+
+
+@pytest.mark.parametrize("depth", [65, 99])
+def test_tensors_deeper_than_numpy_allows_are_a_400(client, depth):
+    response = client.post("/v1/models/digits:predict", data=b'{"instances": %s}' % nested(depth))
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("input 'image' ")
