@@ -15,11 +15,19 @@ between the two steps cannot change which version answers.
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from service.errors import Forbidden, InvalidInput, Unauthorized, Unavailable, Unimplemented
+from service.errors import (
+    DeadlineExceeded,
+    Forbidden,
+    InvalidInput,
+    Unauthorized,
+    Unavailable,
+    Unimplemented,
+)
 from service.repository import AVAILABLE, ModelRepository, VersionStatus
 from service.served_model import ServedModel, Signature
 
@@ -32,6 +40,7 @@ class InferRequest:
     inputs: dict[str, np.ndarray]
     signature: str | None = None  # None: serving_default
     outputs: list[str] | None = None  # None: every output of the signature
+    deadline: float | None = None  # the client's, as time.monotonic(); None: the server's
 
 
 @dataclass
@@ -88,7 +97,12 @@ class DataPlane:
                 raise InvalidInput(
                     f"unknown output(s) {unknown}; the signature has {sorted(signature.outputs)}"
                 )
-        outputs = signature.run(request.inputs, timeout=self.request_timeout_s)
+        timeout = self.request_timeout_s
+        if request.deadline is not None:
+            timeout = min(timeout, request.deadline - time.monotonic())
+            if timeout <= 0:  # spend nothing on an answer nobody waits for
+                raise DeadlineExceeded("the request's deadline passed before it could run")
+        outputs = signature.run(request.inputs, timeout=timeout)
         if request.outputs is not None:
             outputs = {name: outputs[name] for name in request.outputs}
         return InferResult(request.model, signature, outputs)

@@ -16,6 +16,8 @@ class ServingError(Exception):
 
     http_status = 500
     grpc_code = grpc.StatusCode.INTERNAL
+    # Seconds after which a retry may succeed (HTTP Retry-After, gRPC retry pushback).
+    retry_after_s: int | None = None
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -77,6 +79,7 @@ class ResourceExhausted(ServingError):
 
     http_status = 429
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    retry_after_s = 1
 
 
 class Unimplemented(ServingError):
@@ -91,6 +94,7 @@ class Unavailable(ServingError):
 
     http_status = 503
     grpc_code = grpc.StatusCode.UNAVAILABLE
+    retry_after_s = 1
 
 
 class DeadlineExceeded(ServingError):

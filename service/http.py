@@ -8,17 +8,22 @@ record (ids, metrics, access log: :mod:`service.recorder`) and mapping exception
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from service.codecs.json_body import dumps
 from service.dataplane import DataPlane
-from service.errors import PayloadTooLarge, ServingError
+from service.errors import InvalidInput, PayloadTooLarge, ServingError
 from service.recorder import RequestRecord, recorder
 from service.served_model import ServedModel
 
 log = logging.getLogger("service.http")
+
+# The client's deadline for one request, in milliseconds from its arrival (gRPC clients
+# set the call's deadline instead); the server's SERVING_REQUEST_TIMEOUT_S still caps it.
+TIMEOUT_HEADER = "X-Request-Timeout-Ms"
 
 # Blueprint name -> the ``api`` label of metrics and logs.
 API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "ops": "ops"}
@@ -50,6 +55,18 @@ def error_response(message: str, status: int) -> Response:
     return json_response({"error": message}, status)
 
 
+def _timeout_s(header: str) -> float:
+    try:
+        milliseconds = float(header)
+    except ValueError:
+        milliseconds = math.nan
+    if not 0 < milliseconds < math.inf:
+        raise InvalidInput(
+            f"{TIMEOUT_HEADER} must be a positive number of milliseconds, got {header[:40]!r}"
+        )
+    return milliseconds / 1000
+
+
 def install(app: Flask, max_request_bytes: int) -> None:
     """Attach the request hooks and error handlers to ``app``."""
     app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
@@ -64,6 +81,9 @@ def install(app: Flask, max_request_bytes: int) -> None:
             req.endpoint.rsplit(".", 1)[-1] if req.endpoint else "unknown",
             req.headers.get("X-Request-ID"),
         )
+        timeout_ms = req.headers.get(TIMEOUT_HEADER)
+        if timeout_ms is not None:
+            scope.record.expire_after(_timeout_s(timeout_ms))
         length = req.content_length
         if length is not None and length > max_request_bytes:
             raise PayloadTooLarge(
@@ -100,7 +120,10 @@ def install(app: Flask, max_request_bytes: int) -> None:
 
     @app.errorhandler(ServingError)
     def _serving_error(exc: ServingError) -> Response:
-        return error_response(exc.message, exc.http_status)
+        response = error_response(exc.message, exc.http_status)
+        if exc.retry_after_s is not None:
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -41,10 +41,20 @@ class RequestIds:
 class RequestRecord:
     """One request being served: what it is, since when, and which version answers it."""
 
-    __slots__ = ("_in_flight", "api", "endpoint", "model", "request_id", "started", "version")
+    __slots__ = (
+        "_in_flight",
+        "api",
+        "deadline",
+        "endpoint",
+        "model",
+        "request_id",
+        "started",
+        "version",
+    )
 
     def __init__(self, api: str, endpoint: str, request_id: str):
-        self.started = time.perf_counter()
+        self.started = time.monotonic()
+        self.deadline: float | None = None  # time.monotonic() by which the client gives up
         self.api = api
         self.endpoint = endpoint
         self.request_id = request_id
@@ -57,6 +67,10 @@ class RequestRecord:
         """The model version serving this request (labels of its metrics and log line)."""
         self.model = model
         self.version = str(version)
+
+    def expire_after(self, seconds: float) -> None:
+        """The client's own deadline: ``seconds`` after the request arrived."""
+        self.deadline = self.started + seconds
 
     def relabel(self, api: str | None = None, endpoint: str | None = None) -> None:
         """Name the request's API or endpoint once the transport knows them; the in-flight
@@ -107,7 +121,7 @@ class RequestRecorder:
         time and size it, and log it unless ``quiet`` and successful (health checks and
         scrapes would drown the log)."""
         record.leave()
-        elapsed = time.perf_counter() - record.started
+        elapsed = time.monotonic() - record.started
         metrics.observe_request(
             record.api,
             record.endpoint,

@@ -46,7 +46,9 @@ def _int_param(body: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def classify(plane: DataPlane, model: ServedModel, body: dict) -> list:
+def classify(
+    plane: DataPlane, model: ServedModel, body: dict, deadline: float | None = None
+) -> list:
     """Top-k ``[label, score]`` pairs per instance (TF Serving's ``results`` shape)."""
     task: ClassificationTask = task_of(model, ClassificationTask)
     k = _int_param(body, "k", min(5, len(task.labels)), 1, len(task.labels))
@@ -59,9 +61,9 @@ def classify(plane: DataPlane, model: ServedModel, body: dict) -> list:
         inputs = np.stack([_image(x, task.image, i) for i, x in enumerate(instances)])
     else:
         inputs = np.asarray(instances, dtype=np.float32)
-    probs = plane.infer(InferRequest(model, {task.input: inputs}, outputs=[task.output])).outputs[
-        task.output
-    ]
+    probs = plane.infer(
+        InferRequest(model, {task.input: inputs}, outputs=[task.output], deadline=deadline)
+    ).outputs[task.output]
     top = np.argsort(-probs, axis=1)[:, :k]
     return [
         [[task.labels[j], float(row[j])] for j in idx] for row, idx in zip(probs, top, strict=False)
@@ -95,7 +97,9 @@ def _image(value: object, spec: ImageSpec, index: int) -> np.ndarray:
     return pixels
 
 
-def forecast(plane: DataPlane, model: ServedModel, body: dict) -> list:
+def forecast(
+    plane: DataPlane, model: ServedModel, body: dict, deadline: float | None = None
+) -> list:
     """The next ``steps`` values (1..horizon) after each history window."""
     task: ForecastingTask = task_of(model, ForecastingTask)
     steps = _int_param(body, "steps", task.horizon, 1, task.horizon)
@@ -112,12 +116,14 @@ def forecast(plane: DataPlane, model: ServedModel, body: dict) -> list:
             )
         histories.append(values[-task.window :])
     out = plane.infer(
-        InferRequest(model, {task.input: np.stack(histories)}, outputs=[task.output])
+        InferRequest(
+            model, {task.input: np.stack(histories)}, outputs=[task.output], deadline=deadline
+        )
     ).outputs[task.output]
     return [{"forecast": row[:steps].tolist(), "steps": steps} for row in out]
 
 
-def detect(plane: DataPlane, model: ServedModel, body: dict) -> list:
+def detect(plane: DataPlane, model: ServedModel, body: dict, deadline: float | None = None) -> list:
     """Per instance: anomaly score, threshold (overridable), verdict, optional explanation."""
     task: AnomalyTask = task_of(model, AnomalyTask)
     threshold = body.get("threshold", task.threshold)
@@ -141,7 +147,9 @@ def detect(plane: DataPlane, model: ServedModel, body: dict) -> list:
             "instances must be lists of numbers (or objects keyed by feature name) of equal length"
         ) from None
     wanted = [task.score_output] + ([task.contributions_output] if explain else [])
-    out = plane.infer(InferRequest(model, {task.input: features}, outputs=wanted)).outputs
+    out = plane.infer(
+        InferRequest(model, {task.input: features}, outputs=wanted, deadline=deadline)
+    ).outputs
     results = []
     for i, score in enumerate(out[task.score_output]):
         item = {

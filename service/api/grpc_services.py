@@ -52,11 +52,18 @@ def _rpc(endpoint: str):
         @functools.wraps(method)
         def handler(self, request, context: grpc.ServicerContext):
             record = recorder.open(API, endpoint, _request_id(context))
+            remaining = context.time_remaining()
+            if remaining is not None:  # the call's deadline: no work after the client gave up
+                record.expire_after(remaining)
             code, message, response = grpc.StatusCode.OK, "", None
             try:
                 response = method(self, request, record)
             except ServingError as exc:
                 code, message = exc.grpc_code, exc.message
+                if exc.retry_after_s is not None:  # gRPC's retry pushback, in milliseconds
+                    context.set_trailing_metadata(
+                        (("grpc-retry-pushback-ms", str(exc.retry_after_s * 1000)),)
+                    )
             except Exception:
                 log.exception("unhandled error in gRPC %s", full_name)
                 code, message = grpc.StatusCode.INTERNAL, "internal error; see the server log"
@@ -113,7 +120,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         signature = model.signature(request.model_spec.signature_name or None)
         inputs = {name: to_ndarray(name, proto) for name, proto in request.inputs.items()}
         result = self.plane.infer(
-            InferRequest(model, inputs, signature.name, list(request.output_filter) or None)
+            InferRequest(
+                model,
+                inputs,
+                signature.name,
+                list(request.output_filter) or None,
+                record.deadline,
+            )
         )
         response = predict_pb2.PredictResponse()
         _fill_spec(response.model_spec, model, signature.name)
@@ -155,7 +168,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise InvalidInput(f"signature '{signature.name}' has no input '{task.input}'")
         batch = examples_to_batch(request.input, task.input, signature.inputs[task.input])
         probabilities = self.plane.infer(
-            InferRequest(model, {task.input: batch}, signature.name, [task.output])
+            InferRequest(model, {task.input: batch}, signature.name, [task.output], record.deadline)
         ).outputs[task.output]
         response = classification_pb2.ClassificationResponse()
         _fill_spec(response.model_spec, model, signature.name)

@@ -102,5 +102,7 @@ def predict(url: ModelUrl):
         raise InvalidInput("'signature_name' must be a string")
     signature = model.signature(signature_name)
     inputs, row_format = decode_predict(body, signature.inputs)
-    result = dataplane().infer(InferRequest(model, inputs, signature.name))
+    result = dataplane().infer(
+        InferRequest(model, inputs, signature.name, deadline=current_record().deadline)
+    )
     return json_response(encode_outputs(result.outputs, row_format))

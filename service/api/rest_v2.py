@@ -20,7 +20,7 @@ from service.codecs import v2
 from service.codecs.json_body import parse_json_object
 from service.dataplane import InferRequest
 from service.errors import InvalidInput, Unavailable, VersionNotFound
-from service.http import dataplane, json_response, resolve
+from service.http import current_record, dataplane, json_response, resolve
 from service.served_model import ServedModel
 
 bp = Blueprint("rest_v2", __name__)
@@ -116,7 +116,9 @@ def infer(name: str, version: str | None = None):
         request.get_data(), request.headers.get(v2.HEADER_LENGTH), signature.inputs
     )
     result = dataplane().infer(
-        InferRequest(model, decoded.inputs, signature.name, decoded.output_names)
+        InferRequest(
+            model, decoded.inputs, signature.name, decoded.output_names, current_record().deadline
+        )
     )
     body, header_length = v2.encode_response(
         model.name, str(model.version), decoded, result.outputs, _labels(model)

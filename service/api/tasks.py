@@ -11,14 +11,14 @@ from flask import request
 
 from service import tasks
 from service.codecs.tensor_json import parse_tensor_json
-from service.http import dataplane, json_response, resolve
+from service.http import current_record, dataplane, json_response, resolve
 
 
 def _task_view(adapter):
     def view(url):
         body = parse_tensor_json(request.get_data())
         model = resolve(url.name, url.version, url.label)
-        results = adapter(dataplane(), model, body)
+        results = adapter(dataplane(), model, body, current_record().deadline)
         return json_response(
             {"model_spec": {"name": model.name, "version": str(model.version)}, "results": results}
         )
