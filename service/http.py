@@ -47,6 +47,26 @@ def resolve(name: str, version: int | None = None, label: str | None = None) -> 
     return model
 
 
+def request_body() -> bytes:
+    """The request body, refused with 413 beyond the configured limit.
+
+    A body with a Content-Length over the limit was refused before the view ran; a chunked
+    body has no length up front, and werkzeug's own limited stream hands back an empty body
+    past the limit (read as malformed JSON), so it is read here up to one byte past it.
+    """
+    req = request._get_current_object()
+    if (
+        req.content_length is not None
+        or "chunked" not in req.headers.get("Transfer-Encoding", "").lower()
+    ):
+        return req.get_data()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = req.input_stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+    return data
+
+
 def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
     return Response(dumps(payload), status=status, mimetype="application/json", headers=headers)
 

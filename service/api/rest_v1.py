@@ -12,7 +12,7 @@ from service.codecs.tensor_json import parse_tensor_json
 from service.codecs.tf_rest import decode_predict, encode_outputs
 from service.dataplane import InferRequest
 from service.errors import InvalidInput, MethodNotAllowed, NotFound
-from service.http import current_record, dataplane, json_response, resolve
+from service.http import current_record, dataplane, json_response, request_body, resolve
 from service.repository import VersionStatus
 
 bp = Blueprint("rest_v1", __name__)
@@ -95,7 +95,7 @@ def metadata(url: ModelUrl):
 
 
 def predict(url: ModelUrl):
-    body = parse_tensor_json(request.get_data())
+    body = parse_tensor_json(request_body())
     model = resolve(url.name, url.version, url.label)
     signature_name = body.get("signature_name")
     if signature_name is not None and not isinstance(signature_name, str):

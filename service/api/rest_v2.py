@@ -20,7 +20,7 @@ from service.codecs import v2
 from service.codecs.json_body import parse_json_object
 from service.dataplane import InferRequest
 from service.errors import InvalidInput, Unavailable, VersionNotFound
-from service.http import current_record, dataplane, json_response, resolve
+from service.http import current_record, dataplane, json_response, request_body, resolve
 from service.served_model import ServedModel
 
 bp = Blueprint("rest_v2", __name__)
@@ -113,7 +113,7 @@ def infer(name: str, version: str | None = None):
     model = _resolve(name, version)
     signature = model.signature(None)
     decoded = v2.decode_request(
-        request.get_data(), request.headers.get(v2.HEADER_LENGTH), signature.inputs
+        request_body(), request.headers.get(v2.HEADER_LENGTH), signature.inputs
     )
     result = dataplane().infer(
         InferRequest(
@@ -146,7 +146,8 @@ def _labels(model: ServedModel):
 @bp.post("/v2/repository/index")
 def repository_index():
     """Every model in the repository with its state; ``{"ready": true}`` keeps ready ones."""
-    body = parse_json_object(request.get_data()) if request.get_data().strip() else {}
+    data = request_body()
+    body = parse_json_object(data) if data.strip() else {}
     ready_only = body.get("ready", False)
     if not isinstance(ready_only, bool):
         raise InvalidInput("'ready' must be true or false")
@@ -174,7 +175,7 @@ def _bearer_token() -> str | None:
 
 
 def _admin_parameters() -> dict:
-    data = request.get_data()
+    data = request_body()
     if not data.strip():
         return {}
     parameters = parse_json_object(data).get("parameters", {})

@@ -7,16 +7,14 @@ Request ``{"instances": [...], <task options>}``; response ``{"model_spec": {...
 
 from __future__ import annotations
 
-from flask import request
-
 from service import tasks
 from service.codecs.tensor_json import parse_tensor_json
-from service.http import current_record, dataplane, json_response, resolve
+from service.http import current_record, dataplane, json_response, request_body, resolve
 
 
 def _task_view(adapter):
     def view(url):
-        body = parse_tensor_json(request.get_data())
+        body = parse_tensor_json(request_body())
         model = resolve(url.name, url.version, url.label)
         results = adapter(dataplane(), model, body, current_record().deadline)
         return json_response(
