@@ -155,6 +155,21 @@ def test_classify_images_text_and_grpc(run, files):
     )
 
 
+def test_classify_pixels_over_grpc_matches_rest_and_k_defaults(run, files):
+    pixels = str(files / "pixels.json")
+    rest = json.loads(ok(run("--json", "classify", "digits", pixels)))
+    grpc = json.loads(ok(run("--json", "classify", "digits", pixels, grpc=True)))
+    assert [len(r) for r in rest["results"]] == [5, 5]  # the server's default k
+    assert [len(r) for r in grpc["results"]] == [10, 10]  # gRPC Classify: every label
+    top = [r[:5] for r in grpc["results"]]
+    assert [[label for label, _ in r] for r in top] == [
+        [lb for lb, _ in r] for r in rest["results"]
+    ]
+    np.testing.assert_allclose(
+        [[s for _, s in r] for r in top], [[s for _, s in r] for r in rest["results"]], atol=1e-6
+    )
+
+
 def test_forecast_and_detect_from_csv(run, files):
     answer = json.loads(
         ok(run("--json", "forecast", "sunspots", str(files / "history.csv"), "--steps", "3"))

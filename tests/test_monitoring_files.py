@@ -90,6 +90,13 @@ def test_promtool_checks_the_rules(promtool):
     assert "SUCCESS: 7 rules found" in proc.stdout
 
 
+def test_promtool_checks_the_example_config_and_its_rules(promtool):
+    config = ROOT / "monitoring" / "prometheus" / "prometheus.yml"
+    proc = subprocess.run([promtool, "check", "config", config], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 7 rules found" in proc.stdout  # the config really loads alerts.yml
+
+
 def test_promtool_unit_tests_of_the_alerts_pass(promtool):
     proc = subprocess.run([promtool, "test", "rules", RULE_TESTS], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -184,12 +184,10 @@ def predict(ctx: Context, model: str, version, label, read_input):
     "-k",
     "top_k",
     type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="How many labels per instance.",
+    help="How many labels per instance (default: the server's; gRPC: every label).",
 )
 @click.pass_obj
-def classify(ctx: Context, model: str, version, label, read_input, top_k: int):
+def classify(ctx: Context, model: str, version, label, read_input, top_k: int | None):
     """Top-k labels with scores. INPUT: images (PNG/JPEG), text lines, JSON or CSV."""
     payload = read_input()
     if ctx.grpc_target:

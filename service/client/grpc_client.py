@@ -124,7 +124,7 @@ class GrpcClient:
         return {"predictions": [{k: v[i] for k, v in outputs.items()} for i in range(count)]}
 
     def classify(
-        self, name: str, version: int | None, label: str | None, payload: Payload, k: int
+        self, name: str, version: int | None, label: str | None, payload: Payload, k: int | None
     ) -> dict:
         dtypes = self._inputs(name, version, label)
         if len(dtypes) != 1:
