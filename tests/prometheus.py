@@ -80,7 +80,7 @@ class Prometheus:
                 result = self.query(expr)
                 if predicate(result):
                     return result
-            except (requests.ConnectionError, AssertionError):  # not listening yet
+            except (requests.ConnectionError, ValueError):  # not listening / not JSON yet
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"{expr} never satisfied the condition; last result: {result}")

@@ -49,6 +49,9 @@ class GrpcClient:
                 marker in details.lower() for marker in _NO_CONNECTION
             ):
                 raise CannotConnect(self.target, details) from exc
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded":
+                # grpc core's own words: our timeout ran out (the server's 504 says more)
+                raise CannotConnect(self.target, f"no answer within {self.timeout:g}s") from exc
             raise ServerError(exc.code().name, details) from exc
 
     @staticmethod
