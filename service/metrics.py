@@ -150,6 +150,13 @@ def observe_request(
         response_size.observe(response_bytes)
 
 
+def model_discovered(model: str) -> None:
+    """Create a model's load counters at 0 when the repository first sees it, so that its
+    first failure is an increase (rate() and increase() never see a series born at 1)."""
+    MODEL_LOADS.labels(model)
+    MODEL_LOAD_FAILURES.labels(model)
+
+
 def batch_observer(model: str, version: int):
     """The batcher's per-batch callback, feeding the batch metrics."""
     size = BATCH_SIZE.labels(model, str(version))

@@ -190,6 +190,8 @@ class ModelRepository:
 
     def _reconcile(self, name: str, on_disk: dict[int, Path]) -> None:
         cfg = self._config.for_model(name)
+        if name not in self._status:
+            metrics.model_discovered(name)
         statuses = self._status.setdefault(name, {})
         loadable = [v for v, p in on_disk.items() if self._failed.get((name, v)) != _mtime(p)]
         wanted = set(cfg.version_policy.select(loadable))

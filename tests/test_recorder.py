@@ -122,3 +122,15 @@ def test_a_relabelled_record_moves_its_in_flight_count():
         "digits",
         "3",
     )
+
+
+def test_load_counters_exist_at_zero_before_any_failure(client):
+    text = client.get("/metrics").get_data(as_text=True)
+    failures = {
+        s.labels["model"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "serving_model_load_failures_total"
+    }
+    assert failures["digits"] == 0 and failures["sentiment"] == 0
+    assert failures["broken"] >= 1  # the repository's deliberately broken version
