@@ -21,6 +21,7 @@ from training.data import Splits
 from training.export import export_version
 from training.pipelines import get_pipeline
 from training.pipelines.base import Pipeline, PredictFn
+from training.signature import describe_signature
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,16 @@ PREDICT_BATCH = 512
 
 @dataclass
 class RunResult:
-    """A trained (not necessarily exported) model with its evaluation."""
+    """A trained (not necessarily exported) model with its evaluation.
+
+    ``state`` is what the pipeline's ``prepare`` learned (scaling constants, vectoriser,
+    labels...): evaluating another model on this run's data (the retrain gate) needs it.
+    """
 
     pipeline: Pipeline
     config: TrainConfig
     data: Splits
+    state: Any
     serving_model: Any
     task: dict[str, Any]
     metrics: dict[str, Any]
@@ -109,8 +115,9 @@ def fit(
     tf.config.experimental.enable_op_determinism()
 
     data = pipeline.limit(pipeline.load_data(), config.limit)
-    x_train, y_train, x_val, y_val = pipeline.prepare(data, config)
-    model = pipeline.build(config)
+    prepared = pipeline.prepare(data, config)
+    state = prepared.state
+    model = pipeline.build(config, state)
     model.compile(
         optimizer=optimizer(config.optimizer, config.learning_rate),
         loss=pipeline.loss(config),
@@ -127,9 +134,9 @@ def fit(
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     started = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
+        prepared.x_train,
+        prepared.y_train,
+        validation_data=(prepared.x_val, prepared.y_val),
         epochs=config.epochs,
         batch_size=config.batch_size,
         callbacks=callbacks,
@@ -138,14 +145,15 @@ def fit(
     )
     seconds = time.perf_counter() - started
 
-    serving = pipeline.serving_model(model)
+    serving = pipeline.serving_model(model, state)
     predict = keras_predict_fn(serving)
-    task = pipeline.task_spec(predict, data)
-    metrics = pipeline.evaluate(predict, data, task)
+    task = pipeline.task_spec(predict, data, state)
+    metrics = pipeline.evaluate(predict, data, task, state)
     result = RunResult(
         pipeline,
         config,
         data,
+        state,
         serving,
         task,
         metrics,
@@ -156,12 +164,16 @@ def fit(
     return result
 
 
-def build_card(result: RunResult, version: int) -> ModelCard:
+def build_card(result: RunResult, version: int, saved_model_dir: Path) -> ModelCard:
+    """The card of ``result`` as version ``version``; its input/output specs are read from
+    the SavedModel already exported into ``saved_model_dir``."""
     import keras
     import tensorflow as tf
 
     pipeline, data = result.pipeline, result.data
-    inputs, outputs = pipeline.signature()
+    inputs, outputs = describe_signature(
+        saved_model_dir, pipeline.tensor_descriptions(result.state)
+    )
     return ModelCard(
         name=pipeline.name,
         version=version,
@@ -206,7 +218,7 @@ def export(
 
     def write(tmp: Path, version: int) -> None:
         result.serving_model.export(str(tmp), verbose=False)
-        card = build_card(result, version)
+        card = build_card(result, version, tmp)
         card.write(tmp)
         (tmp / METRICS_FILE).write_text(
             json.dumps({"metrics": result.metrics, "history": result.history}, indent=2) + "\n"
@@ -225,7 +237,7 @@ def write_report(result: RunResult, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [report.learning_curves(result.history, out_dir / "learning_curves.png")]
     files += result.pipeline.write_report(
-        keras_predict_fn(result.serving_model), result.data, result.task, out_dir
+        keras_predict_fn(result.serving_model), result.data, result.task, result.state, out_dir
     )
     return files
 

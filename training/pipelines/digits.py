@@ -11,16 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modelcard import TensorDescription
 from training import data as datasets
 from training.config import TrainConfig
 from training.data import Splits
-from training.pipelines.base import Pipeline, PredictFn
+from training.pipelines.base import Pipeline, PredictFn, Prepared
+from training.pipelines.classifier import ClassifierState
 
 INPUT, OUTPUT = "image", "probabilities"
 
 
-class DigitsCNN(Pipeline):
+class DigitsCNN(Pipeline[ClassifierState]):
     name = "digits"
     architecture = "cnn"
     description = "Handwritten digit classifier (28x28 grey, raw 0-255 pixels) - a small CNN."
@@ -40,17 +40,15 @@ class DigitsCNN(Pipeline):
         # filters: capacity of the two conv stages; augment: training-time shift/rotation
         params={"filters": [32, 64], "augment": True},
     )
-    labels: list[str]
 
     def load_data(self) -> Splits:
-        data = datasets.load_mnist_subset()
-        self.labels = data.extra["labels"]
-        return data
+        return datasets.load_mnist_subset()
 
-    def prepare(self, data, config):
-        return data.x_train, data.y_train, data.x_val, data.y_val
+    def prepare(self, data: Splits, config: TrainConfig) -> Prepared[ClassifierState]:
+        state = ClassifierState(list(data.extra["labels"]))
+        return Prepared(data.x_train, data.y_train, data.x_val, data.y_val, state)
 
-    def build(self, config: TrainConfig):
+    def build(self, config: TrainConfig, state: ClassifierState):
         import keras
         from keras import layers
 
@@ -71,11 +69,11 @@ class DigitsCNN(Pipeline):
         x = layers.Flatten()(x)
         x = layers.Dropout(config.dropout)(x)
         outputs = layers.Dense(
-            len(self.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
+            len(state.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
         )(x)
         return keras.Model(inputs, outputs, name="digits_cnn")
 
-    def serving_model(self, model):
+    def serving_model(self, model, state):
         import keras
 
         # training=False pins the augmentation off: Keras 3's export() traces with training
@@ -83,12 +81,18 @@ class DigitsCNN(Pipeline):
         inputs = keras.Input(shape=(28, 28, 1), name=INPUT)
         return keras.Model(inputs, {OUTPUT: model(inputs, training=False)}, name="digits_serving")
 
-    def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
+    def tensor_descriptions(self, state: ClassifierState) -> dict[str, str]:
+        return {
+            INPUT: "grey pixels, 0 (background) to 255 (ink)",
+            OUTPUT: "softmax probability per digit 0-9",
+        }
+
+    def task_spec(self, predict: PredictFn, data: Splits, state) -> dict[str, Any]:
         return {
             "kind": "classification",
             "input": INPUT,
             "output": OUTPUT,
-            "labels": self.labels,
+            "labels": state.labels,
             "input_kind": "image",
             "image": {
                 "height": 28,
@@ -99,7 +103,7 @@ class DigitsCNN(Pipeline):
             },
         }
 
-    def evaluate(self, predict, data, task):
+    def evaluate(self, predict, data, task, state):
         from sklearn.linear_model import LogisticRegression
 
         test_pred = predict(data.x_test)[OUTPUT].argmax(-1)
@@ -121,32 +125,12 @@ class DigitsCNN(Pipeline):
         acc = metrics["model"]["accuracy"]
         return [] if acc >= 0.97 else [f"accuracy {acc:.4f} < 0.97"]
 
-    def write_report(self, predict, data, task, out_dir: Path):
+    def write_report(self, predict, data, task, state, out_dir: Path):
         from training import report
 
         pred = predict(data.x_test)[OUTPUT].argmax(-1)
         return [
             report.confusion_matrix(
-                data.y_test, pred, self.labels, out_dir / "confusion_matrix.png"
+                data.y_test, pred, state.labels, out_dir / "confusion_matrix.png"
             )
         ]
-
-    def signature(self):
-        return (
-            [
-                TensorDescription(
-                    name=INPUT,
-                    dtype="float32",
-                    shape=[-1, 28, 28, 1],
-                    description="grey pixels, 0 (background) to 255 (ink)",
-                )
-            ],
-            [
-                TensorDescription(
-                    name=OUTPUT,
-                    dtype="float32",
-                    shape=[-1, 10],
-                    description="softmax probability per digit 0-9",
-                )
-            ],
-        )

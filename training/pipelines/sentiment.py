@@ -14,16 +14,17 @@ tweet at airlines to complain), while links collapse to a single token.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelcard import TensorDescription
 from training import data as datasets
 from training.config import TrainConfig
 from training.data import Splits
-from training.pipelines.base import Pipeline, PredictFn
+from training.pipelines.base import Pipeline, PredictFn, Prepared
+from training.pipelines.classifier import ClassifierState
 
 INPUT, OUTPUT = "text", "probabilities"
 
@@ -48,7 +49,18 @@ def standardize_tweet(text):
     return tf.strings.lower(text)
 
 
-class SentimentTransformer(Pipeline):
+@dataclass(frozen=True)
+class SentimentState(ClassifierState):
+    """The labels plus the tokeniser adapted on the training tweets."""
+
+    vectorizer: Any  # keras.layers.TextVectorization, adapted
+    vocab_size: int  # the adapted vocabulary's size (<= params["vocab_size"])
+
+    def vectorize(self, texts: np.ndarray) -> np.ndarray:
+        return np.asarray(self.vectorizer(texts.astype(str)))
+
+
+class SentimentTransformer(Pipeline[SentimentState]):
     name = "sentiment"
     architecture = "transformer"
     description = (
@@ -86,39 +98,34 @@ class SentimentTransformer(Pipeline):
             "dense_units": 32,
         },
     )
-    labels: list[str] = datasets.SENTIMENT_LABELS
 
     def load_data(self) -> Splits:
-        data = datasets.load_tweets()
-        self.labels = data.extra["labels"]
-        return data
+        return datasets.load_tweets()
 
-    def prepare(self, data, config):
+    def prepare(self, data: Splits, config: TrainConfig) -> Prepared[SentimentState]:
         from keras import layers
 
         params = config.params
         # Adapted on training tweets only: validation/test words the model never saw are
         # [UNK], exactly as they would be for a new tweet in production.
-        self.vectorizer = layers.TextVectorization(
+        vectorizer = layers.TextVectorization(
             max_tokens=params["vocab_size"],
             standardize=standardize_tweet,
             output_mode="int",
             output_sequence_length=params["sequence_length"],
             name="vectorize",
         )
-        self.vectorizer.adapt(data.x_train.astype(str), batch_size=1024)
-        self.vocab_size = self.vectorizer.vocabulary_size()
-        return (
-            self._vectorize(data.x_train),
+        vectorizer.adapt(data.x_train.astype(str), batch_size=1024)
+        state = SentimentState(list(data.extra["labels"]), vectorizer, vectorizer.vocabulary_size())
+        return Prepared(
+            state.vectorize(data.x_train),
             data.y_train,
-            self._vectorize(data.x_val),
+            state.vectorize(data.x_val),
             data.y_val,
+            state,
         )
 
-    def _vectorize(self, texts: np.ndarray) -> np.ndarray:
-        return np.asarray(self.vectorizer(texts.astype(str)))
-
-    def build(self, config: TrainConfig):
+    def build(self, config: TrainConfig, state: SentimentState) -> Any:
         import keras
         from keras import layers
 
@@ -127,7 +134,7 @@ class SentimentTransformer(Pipeline):
         params, reg = config.params, regularizer(config.l1, config.l2)
         tokens = keras.Input(shape=(params["sequence_length"],), dtype="int64", name="tokens")
         x = TokenAndPositionEmbedding(
-            params["sequence_length"], self.vocab_size, params["embed_dim"]
+            params["sequence_length"], state.vocab_size, params["embed_dim"]
         )(tokens)
         x = TransformerBlock(
             params["embed_dim"],
@@ -145,27 +152,33 @@ class SentimentTransformer(Pipeline):
         x = layers.Activation(config.activation)(x)
         x = layers.Dropout(config.dropout)(x)
         outputs = layers.Dense(
-            len(self.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
+            len(state.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
         )(x)
         return keras.Model(tokens, outputs, name="sentiment_transformer")
 
-    def serving_model(self, model):
+    def serving_model(self, model: Any, state: SentimentState) -> Any:
         import keras
 
         text = keras.Input(shape=(), dtype="string", name=INPUT)
-        probabilities = model(self.vectorizer(text))
+        probabilities = model(state.vectorizer(text))
         return keras.Model(text, {OUTPUT: probabilities}, name="sentiment_serving")
 
-    def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
+    def tensor_descriptions(self, state: SentimentState) -> dict[str, str]:
+        return {
+            INPUT: "raw tweet text, one string per example",
+            OUTPUT: "softmax probability per label: " + ", ".join(state.labels),
+        }
+
+    def task_spec(self, predict: PredictFn, data: Splits, state) -> dict[str, Any]:
         return {
             "kind": "classification",
             "input": INPUT,
             "output": OUTPUT,
-            "labels": self.labels,
+            "labels": state.labels,
             "input_kind": "text",
         }
 
-    def evaluate(self, predict, data, task):
+    def evaluate(self, predict, data, task, state):
         test_pred = predict(data.x_test)[OUTPUT].argmax(-1)
         val_pred = predict(data.x_val)[OUTPUT].argmax(-1)
         return {
@@ -199,32 +212,12 @@ class SentimentTransformer(Pipeline):
             [] if acc >= floor else [f"accuracy {acc:.4f} < TF-IDF baseline - 0.02 = {floor:.4f}"]
         )
 
-    def write_report(self, predict, data, task, out_dir: Path):
+    def write_report(self, predict, data, task, state, out_dir: Path):
         from training import report
 
         pred = predict(data.x_test)[OUTPUT].argmax(-1)
         return [
             report.confusion_matrix(
-                data.y_test, pred, self.labels, out_dir / "confusion_matrix.png"
+                data.y_test, pred, state.labels, out_dir / "confusion_matrix.png"
             )
         ]
-
-    def signature(self):
-        return (
-            [
-                TensorDescription(
-                    name=INPUT,
-                    dtype="string",
-                    shape=[-1],
-                    description="raw tweet text, one string per example",
-                )
-            ],
-            [
-                TensorDescription(
-                    name=OUTPUT,
-                    dtype="float32",
-                    shape=[-1, len(self.labels)],
-                    description="softmax probability per label: " + ", ".join(self.labels),
-                )
-            ],
-        )
