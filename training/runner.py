@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -46,6 +47,8 @@ class RunResult:
     history: dict[str, list[float]]
     train_seconds: float
     floor_failures: list[str] = field(default_factory=list)
+    # replicas the model trained on (several with multi-worker training)
+    replicas: int = 1
     version: int | None = None
     version_dir: Path | None = None
 
@@ -102,8 +105,14 @@ def fit(
     *,
     verbose: int = 1,
     tensorboard_dir: Path | None = None,
+    strategy: Any = None,
 ) -> RunResult:
-    """Train and evaluate one model in memory."""
+    """Train and evaluate one model in memory.
+
+    With a ``tf.distribute`` ``strategy`` (see :mod:`training.distributed`) the network is
+    built and compiled in its scope, so ``fit`` splits each batch across its replicas;
+    ``batch_size`` stays the global batch size.
+    """
     import keras
     import tensorflow as tf
 
@@ -117,12 +126,13 @@ def fit(
     data = pipeline.limit(pipeline.load_data(), config.limit)
     prepared = pipeline.prepare(data, config)
     state = prepared.state
-    model = pipeline.build(config, state)
-    model.compile(
-        optimizer=optimizer(config.optimizer, config.learning_rate),
-        loss=pipeline.loss(config),
-        metrics=list(pipeline.fit_metrics),
-    )
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = pipeline.build(config, state)
+        model.compile(
+            optimizer=optimizer(config.optimizer, config.learning_rate),
+            loss=pipeline.loss(config),
+            metrics=list(pipeline.fit_metrics),
+        )
     callbacks: list[Any] = []
     if config.patience:
         callbacks.append(
@@ -161,6 +171,8 @@ def fit(
         seconds,
     )
     result.floor_failures = pipeline.quality_floor_failures(metrics)
+    if strategy is not None:
+        result.replicas = int(strategy.num_replicas_in_sync)
     return result
 
 
@@ -191,6 +203,8 @@ def build_card(result: RunResult, version: int, saved_model_dir: Path) -> ModelC
             **result.config.to_dict(),
             "epochs_run": len(result.history.get("loss", [])),
             "train_seconds": round(result.train_seconds, 2),
+            # only multi-worker cards say so: single-process cards stay as they were
+            **({"replicas": result.replicas} if result.replicas > 1 else {}),
         },
         data=DataInfo(
             name=data.name,
