@@ -87,6 +87,17 @@ def test_a_broken_cluster_description_names_the_variable(environ, message):
         cluster_from_environment(environ)
 
 
+def test_a_batch_that_does_not_split_evenly_is_refused_before_training(tmp_path):
+    from training.distributed import train
+    from training.pipelines import get_pipeline
+
+    config = get_pipeline("tumor-anomaly").default_config.with_overrides(batch_size=16)
+    environ = {**JOB, "JOB_COMPLETION_INDEX": "0"}
+    with pytest.raises(ClusterConfigError, match="batch_size 16 does not split evenly across 3"):
+        train("tumor-anomaly", tmp_path, environ, config=config)
+    assert not (tmp_path / "tumor-anomaly").exists()
+
+
 def test_zero_workers_is_refused():
     with pytest.raises(ClusterConfigError, match="TRAINING_WORKERS must be >= 1"):
         indexed_job_tf_config(0, 0, PATTERN)

@@ -22,11 +22,19 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from training.runner import RunResult
+
+log = logging.getLogger(__name__)
 
 INDEX_VAR = "JOB_COMPLETION_INDEX"
 WORKERS_VAR = "TRAINING_WORKERS"
@@ -47,6 +55,7 @@ class Cluster:
 
     @property
     def size(self) -> int:
+        """Number of tasks in the cluster (this one included)."""
         return sum(len(addresses) for addresses in self.tasks.values())
 
     @property
@@ -57,6 +66,7 @@ class Cluster:
         return self.task_type == "worker" and self.task_index == 0
 
     def tf_config(self) -> dict[str, Any]:
+        """The ``TF_CONFIG`` object that describes this cluster and task."""
         return {
             "cluster": self.tasks,
             "task": {"type": self.task_type, "index": self.task_index},
@@ -163,20 +173,40 @@ def train(
     models_dir: Path,
     environ: Mapping[str, str],
     *,
-    config: Any = None,
+    config: TrainConfig | None = None,
     keep: int | None = None,
     verbose: int = 1,
     report: bool = True,
     tensorboard_dir: Path | None = None,
-) -> Any:
+) -> RunResult:
     """Train ``name`` as this process's task of the cluster ``environ`` describes; the
     chief (or the only process) exports the next version. Returns the run result
     (``version`` stays None on the other workers)."""
     from training import runner
+    from training.pipelines import get_pipeline
 
     cluster = cluster_from_environment(environ)
-    strategy = make_strategy(cluster)  # first: before any other TensorFlow work
+    config = config or get_pipeline(name).default_config
+    # Equal shards of every global batch: Keras builds the model from the first batch
+    # reduced across workers (which needs equal shapes), and equal shards keep each step
+    # the same as single-process training's step on that batch.
+    if cluster is not None and config.batch_size % cluster.size:
+        raise ClusterConfigError(
+            f"batch_size {config.batch_size} does not split evenly across {cluster.size} "
+            "workers; choose a multiple of the worker count"
+        )
+    strategy = make_strategy(cluster)  # before any other TensorFlow work
     chief = cluster is None or cluster.is_chief
+    if cluster is not None:
+        log.info(
+            "%s: task %s:%d of %d (%s), %d replicas in sync",
+            name,
+            cluster.task_type,
+            cluster.task_index,
+            cluster.size,
+            "chief" if chief else "not the chief",
+            strategy.num_replicas_in_sync,
+        )
     result = runner.fit(
         name,
         config,
