@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -12,16 +13,18 @@ from modelcard import ModelCard
 from tests.conftest import ROOT, TINY
 from training import runner
 from training.config import OPTIMIZERS
+from training.export import list_versions
 from training.pipelines import PIPELINES, get_pipeline
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_exported_savedmodel_matches_in_memory_model(tiny_results, name):
     result = tiny_results[name]
-    raw = result.pipeline.sample_inputs(result.data, 8)
+    raw = result.pipeline.sample_inputs(result.data, result.state, 8)
     in_memory = runner.keras_predict_fn(result.serving_model)(raw)
     exported = runner.saved_model_predict_fn(result.version_dir)(raw)
-    assert set(in_memory) == set(exported) == {s.name for s in result.pipeline.signature()[1]}
+    card = ModelCard.read(result.version_dir)
+    assert set(in_memory) == set(exported) == {o.name for o in card.outputs}
     for key in in_memory:
         # 1e-5 absolute, and relative for outputs in raw units (a reconstruction of ~450 has
         # a float32 resolution of 3e-5, so a purely absolute 1e-5 would test float rounding)
@@ -44,13 +47,74 @@ def test_card_validates_and_describes_the_signature(tiny_results, name):
         assert len(task.feature_names) == card.inputs[0].shape[-1]
     else:
         assert task.window == card.inputs[0].shape[-1] and task.horizon >= 1
-    # the exported signature really has the card's input spec
+    # every input and output the exported signature has, and only those, with its dtype
+    # and shape, as the server and TF Serving's metadata see them
     import tensorflow as tf
 
-    sig = tf.saved_model.load(str(result.version_dir)).signatures["serving_default"]
-    (spec,) = sig.structured_input_signature[1].values()
-    assert spec.name == card.inputs[0].name
-    assert [d if d is not None else -1 for d in spec.shape.as_list()] == card.inputs[0].shape
+    sig = tf.saved_model.load(str(result.version_dir)).signatures[card.signature_name]
+
+    def as_card(specs):
+        return {
+            key: (spec.dtype.name, [-1 if d is None else d for d in spec.shape.as_list()])
+            for key, spec in specs.items()
+        }
+
+    assert {t.name: (t.dtype, t.shape) for t in card.inputs} == as_card(
+        sig.structured_input_signature[1]
+    )
+    assert {t.name: (t.dtype, t.shape) for t in card.outputs} == as_card(sig.structured_outputs)
+    # ... which are the specs the pipelines used to write by hand, in the same order, each
+    # with its description
+    assert [(t.name, t.dtype, t.shape) for t in card.inputs + card.outputs] == CARD_SPECS[name]
+    assert all(t.description for t in card.inputs + card.outputs)
+
+
+# The hand-written specs the cards carried before they were read from the graph.
+CARD_SPECS = {
+    "digits": [("image", "float32", [-1, 28, 28, 1]), ("probabilities", "float32", [-1, 10])],
+    "sentiment": [("text", "string", [-1]), ("probabilities", "float32", [-1, 3])],
+    "sunspots": [("history", "float32", [-1, 27]), ("forecast", "float32", [-1, 10])],
+    "tumor-anomaly": [
+        ("features", "float32", [-1, 30]),
+        ("score", "float32", [-1]),
+        ("contributions", "float32", [-1, 30]),
+        ("reconstruction", "float32", [-1, 30]),
+    ],
+}
+
+
+def test_a_description_of_a_tensor_the_graph_lacks_fails_the_export(tiny_results, tmp_path):
+    result = tiny_results["tumor-anomaly"]
+
+    class StaleDescriptions(type(result.pipeline)):
+        def tensor_descriptions(self, state):
+            return {**super().tensor_descriptions(state), "anomaly_flag": "renamed since"}
+
+    stale = dataclasses.replace(result, pipeline=StaleDescriptions())
+    with pytest.raises(ValueError, match=r"does not have: \['anomaly_flag'\]"):
+        runner.export(stale, tmp_path, report=False)
+    assert list_versions(tmp_path / "tumor-anomaly") == [], "nothing may be published"
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_pipelines_keep_no_per_run_attributes(tiny_results, name):
+    """Everything a run learns travels in its prepared state, not on the pipeline object."""
+    result = tiny_results[name]
+    assert vars(result.pipeline) == {}
+    assert result.state is not None
+
+
+def test_classifiers_share_the_floor_message_shape():
+    digits, sentiment = get_pipeline("digits"), get_pipeline("sentiment")
+    assert digits.quality_floor_failures({"model": {"accuracy": 0.96}}) == [
+        "accuracy 0.9600 < 0.97"
+    ]
+    assert digits.quality_floor_failures({"model": {"accuracy": 0.97}}) == []
+    tfidf = {"baselines": {"tfidf_logreg": {"accuracy": 0.70}}}
+    assert sentiment.quality_floor_failures({"model": {"accuracy": 0.67}, **tfidf}) == [
+        "accuracy 0.6700 < TF-IDF baseline - 0.02 = 0.6800"
+    ]
+    assert sentiment.quality_floor_failures({"model": {"accuracy": 0.69}, **tfidf}) == []
 
 
 def _one_step(name, **overrides):
@@ -60,8 +124,9 @@ def _one_step(name, **overrides):
     pipeline = get_pipeline(name)
     config = pipeline.default_config.with_overrides(limit=64, **overrides)
     data = pipeline.limit(pipeline.load_data(), 64)
-    x, y, _, _ = pipeline.prepare(data, config)
-    model = pipeline.build(config)
+    prepared = pipeline.prepare(data, config)
+    x, y = prepared.x_train, prepared.y_train
+    model = pipeline.build(config, prepared.state)
     model.compile(
         optimizer=optimizer(config.optimizer, config.learning_rate), loss=pipeline.loss(config)
     )

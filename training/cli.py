@@ -1,4 +1,5 @@
-"""Command line: ``python -m training <model> [flags]``, ``retrain``, ``defaults``."""
+"""Command line: ``python -m training <model> [flags]``, ``distributed``, ``retrain``,
+``defaults``."""
 
 from __future__ import annotations
 
@@ -86,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
     _add_hyperparameters(p)
+    p = sub.add_parser(
+        "distributed",
+        help="train as one worker of a multi-worker cluster (TF_CONFIG, or a Kubernetes "
+        "Indexed Job's JOB_COMPLETION_INDEX, TRAINING_WORKERS, TRAINING_WORKER_HOSTS_PATTERN); "
+        "only the chief exports",
+    )
+    p.add_argument("model", choices=sorted(PIPELINES), help="model to train")
+    _add_common(p)
+    _add_hyperparameters(p)
     p = sub.add_parser("defaults", help="train every default model the repository lacks")
     _add_common(p)
     return parser
@@ -121,6 +131,27 @@ def main(argv: list[str] | None = None) -> int:
     from training.export import list_versions
 
     verbose = 0 if args.quiet else 1
+    if args.command == "distributed":
+        from training import distributed
+
+        try:
+            result = distributed.train(
+                args.model,
+                args.models_dir,
+                os.environ,  # the one place the cluster description is read from
+                config=_config(args.model, args),
+                keep=args.keep,
+                verbose=verbose,
+                report=not args.no_report,
+                tensorboard_dir=args.tensorboard,
+            )
+        except distributed.ClusterConfigError as error:
+            print(f"distributed: {error}", file=sys.stderr)
+            return 2
+        print(runner.summary(result))
+        if result.version_dir is None:
+            print("exported    nothing: not the chief (the chief publishes the version)")
+        return 0
     if args.command == "retrain":
         if not args.all and not args.model:
             print("retrain: name a model or pass --all", file=sys.stderr)

@@ -65,7 +65,10 @@ def retrain(
         current_dir = Path(models_dir) / name / str(current_version)
         card = ModelCard.read(current_dir)
         predict = runner.saved_model_predict_fn(current_dir, card.signature_name)
-        current_metrics = pipeline.evaluate(predict, result.data, card.task.model_dump())
+        # The challenger's state (its data preparation) judges both on the same windows/rows.
+        current_metrics = pipeline.evaluate(
+            predict, result.data, card.task.model_dump(), result.state
+        )
         current_score = float(current_metrics["model"][pipeline.primary_metric])
         better = is_no_worse(result.primary, current_score, pipeline.higher_is_better, tolerance)
         reason = (

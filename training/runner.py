@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ from training.data import Splits
 from training.export import export_version
 from training.pipelines import get_pipeline
 from training.pipelines.base import Pipeline, PredictFn
+from training.signature import describe_signature
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +31,24 @@ PREDICT_BATCH = 512
 
 @dataclass
 class RunResult:
-    """A trained (not necessarily exported) model with its evaluation."""
+    """A trained (not necessarily exported) model with its evaluation.
+
+    ``state`` is what the pipeline's ``prepare`` learned (scaling constants, vectoriser,
+    labels...): evaluating another model on this run's data (the retrain gate) needs it.
+    """
 
     pipeline: Pipeline
     config: TrainConfig
     data: Splits
+    state: Any
     serving_model: Any
     task: dict[str, Any]
     metrics: dict[str, Any]
     history: dict[str, list[float]]
     train_seconds: float
     floor_failures: list[str] = field(default_factory=list)
+    # replicas the model trained on (several with multi-worker training)
+    replicas: int = 1
     version: int | None = None
     version_dir: Path | None = None
 
@@ -96,8 +105,14 @@ def fit(
     *,
     verbose: int = 1,
     tensorboard_dir: Path | None = None,
+    strategy: Any = None,
 ) -> RunResult:
-    """Train and evaluate one model in memory."""
+    """Train and evaluate one model in memory.
+
+    With a ``tf.distribute`` ``strategy`` (see :mod:`training.distributed`) the network is
+    built and compiled in its scope, so ``fit`` splits each batch across its replicas;
+    ``batch_size`` stays the global batch size.
+    """
     import keras
     import tensorflow as tf
 
@@ -109,13 +124,15 @@ def fit(
     tf.config.experimental.enable_op_determinism()
 
     data = pipeline.limit(pipeline.load_data(), config.limit)
-    x_train, y_train, x_val, y_val = pipeline.prepare(data, config)
-    model = pipeline.build(config)
-    model.compile(
-        optimizer=optimizer(config.optimizer, config.learning_rate),
-        loss=pipeline.loss(config),
-        metrics=list(pipeline.fit_metrics),
-    )
+    prepared = pipeline.prepare(data, config)
+    state = prepared.state
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = pipeline.build(config, state)
+        model.compile(
+            optimizer=optimizer(config.optimizer, config.learning_rate),
+            loss=pipeline.loss(config),
+            metrics=list(pipeline.fit_metrics),
+        )
     callbacks: list[Any] = []
     if config.patience:
         callbacks.append(
@@ -127,9 +144,9 @@ def fit(
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     started = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
+        prepared.x_train,
+        prepared.y_train,
+        validation_data=(prepared.x_val, prepared.y_val),
         epochs=config.epochs,
         batch_size=config.batch_size,
         callbacks=callbacks,
@@ -138,14 +155,15 @@ def fit(
     )
     seconds = time.perf_counter() - started
 
-    serving = pipeline.serving_model(model)
+    serving = pipeline.serving_model(model, state)
     predict = keras_predict_fn(serving)
-    task = pipeline.task_spec(predict, data)
-    metrics = pipeline.evaluate(predict, data, task)
+    task = pipeline.task_spec(predict, data, state)
+    metrics = pipeline.evaluate(predict, data, task, state)
     result = RunResult(
         pipeline,
         config,
         data,
+        state,
         serving,
         task,
         metrics,
@@ -153,15 +171,21 @@ def fit(
         seconds,
     )
     result.floor_failures = pipeline.quality_floor_failures(metrics)
+    if strategy is not None:
+        result.replicas = int(strategy.num_replicas_in_sync)
     return result
 
 
-def build_card(result: RunResult, version: int) -> ModelCard:
+def build_card(result: RunResult, version: int, saved_model_dir: Path) -> ModelCard:
+    """The card of ``result`` as version ``version``; its input/output specs are read from
+    the SavedModel already exported into ``saved_model_dir``."""
     import keras
     import tensorflow as tf
 
     pipeline, data = result.pipeline, result.data
-    inputs, outputs = pipeline.signature()
+    inputs, outputs = describe_signature(
+        saved_model_dir, pipeline.tensor_descriptions(result.state)
+    )
     return ModelCard(
         name=pipeline.name,
         version=version,
@@ -179,6 +203,8 @@ def build_card(result: RunResult, version: int) -> ModelCard:
             **result.config.to_dict(),
             "epochs_run": len(result.history.get("loss", [])),
             "train_seconds": round(result.train_seconds, 2),
+            # only multi-worker cards say so: single-process cards stay as they were
+            **({"replicas": result.replicas} if result.replicas > 1 else {}),
         },
         data=DataInfo(
             name=data.name,
@@ -206,7 +232,7 @@ def export(
 
     def write(tmp: Path, version: int) -> None:
         result.serving_model.export(str(tmp), verbose=False)
-        card = build_card(result, version)
+        card = build_card(result, version, tmp)
         card.write(tmp)
         (tmp / METRICS_FILE).write_text(
             json.dumps({"metrics": result.metrics, "history": result.history}, indent=2) + "\n"
@@ -225,7 +251,7 @@ def write_report(result: RunResult, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [report.learning_curves(result.history, out_dir / "learning_curves.png")]
     files += result.pipeline.write_report(
-        keras_predict_fn(result.serving_model), result.data, result.task, out_dir
+        keras_predict_fn(result.serving_model), result.data, result.task, result.state, out_dir
     )
     return files
 

@@ -3,17 +3,24 @@
 A pipeline knows its data, its network and its task. The shared runner
 (:mod:`training.runner`) seeds, compiles, fits, evaluates, writes the report and exports,
 so the four pipelines differ only where the models really differ.
+
+State flows forward explicitly: :meth:`Pipeline.prepare` returns the training arrays and a
+pipeline-defined ``state`` (what preprocessing learned from the training split: scaling
+constants, an adapted vectoriser, the labels...), and every later step receives that state
+as an argument. A pipeline object holds no per-run attributes, so one instance can train,
+evaluate and export several runs without one run leaking into another.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from modelcard import TensorDescription
 from training.config import TrainConfig
 from training.data import Splits
 
@@ -28,9 +35,29 @@ KERAS_LOSSES = {
     "huber": "huber",
 }
 
+StateT = TypeVar("StateT")
 
-class Pipeline(ABC):
-    """One architecture trained for one task on one data set."""
+
+@dataclass
+class Prepared(Generic[StateT]):
+    """What :meth:`Pipeline.prepare` hands the runner: the fit/validation arrays in the
+    network's own representation, and the ``state`` the later steps (build, serving model,
+    task spec, evaluation, report) need, as the pipeline defines it."""
+
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    state: StateT
+
+
+class Pipeline(ABC, Generic[StateT]):
+    """One architecture trained for one task on one data set.
+
+    The card's input/output specs (names, dtypes, shapes) are read from the exported
+    SavedModel itself; a pipeline only says what each tensor means
+    (:meth:`tensor_descriptions`).
+    """
 
     name: str
     architecture: str
@@ -43,7 +70,9 @@ class Pipeline(ABC):
 
     @abstractmethod
     def load_data(self) -> Splits:
-        """The full data set, split; the test split is never used for fitting or choices."""
+        """The full data set, split; the test split is never used for fitting or choices.
+        What the card or later steps need beyond the arrays (labels, feature names, units)
+        travels in ``Splits.extra``."""
 
     def limit(self, data: Splits, limit: int | None) -> Splits:
         """Keep at most ``limit`` training rows (tests train on a slice)."""
@@ -53,38 +82,51 @@ class Pipeline(ABC):
         return data
 
     @abstractmethod
-    def prepare(self, data: Splits, config: TrainConfig) -> tuple[Any, Any, Any, Any]:
-        """Fit preprocessing on the training split; return (x_train, y_train, x_val, y_val)."""
+    def prepare(self, data: Splits, config: TrainConfig) -> Prepared[StateT]:
+        """Fit preprocessing on the training split only; return the arrays to fit on and
+        the state every later step receives."""
 
     @abstractmethod
-    def build(self, config: TrainConfig) -> Any:
-        """The trainable Keras model (uncompiled); called after :meth:`prepare`."""
+    def build(self, config: TrainConfig, state: StateT) -> Any:
+        """The trainable Keras model (uncompiled)."""
 
     @abstractmethod
-    def serving_model(self, model: Any) -> Any:
-        """A Keras model from raw client inputs to a dict of named outputs."""
+    def serving_model(self, model: Any, state: StateT) -> Any:
+        """A Keras model from raw client inputs to a dict of named outputs: preprocessing
+        a client should not repeat is part of it."""
 
     @abstractmethod
-    def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
+    def tensor_descriptions(self, state: StateT) -> dict[str, str]:
+        """What each input and output of the serving signature means, by tensor name.
+
+        Names, dtypes and shapes come from the exported graph; naming a tensor the graph
+        does not have is an error at export time."""
+
+    @abstractmethod
+    def task_spec(self, predict: PredictFn, data: Splits, state: StateT) -> dict[str, Any]:
         """The card's task section (labels, window, threshold...), from training data only."""
 
     @abstractmethod
-    def evaluate(self, predict: PredictFn, data: Splits, task: dict[str, Any]) -> dict[str, Any]:
+    def evaluate(
+        self, predict: PredictFn, data: Splits, task: dict[str, Any], state: StateT
+    ) -> dict[str, Any]:
         """Held-out metrics: ``{"model": {...}, "baselines": {...}, "validation": {...}}``."""
 
     @abstractmethod
     def quality_floor_failures(self, metrics: dict[str, Any]) -> list[str]:
-        """Why the metrics miss this model's quality floor (empty when they meet it)."""
+        """Why the metrics miss this model's quality floor (empty when they meet it).
+        Judged from the metrics alone: cached results carry no pipeline state."""
 
     @abstractmethod
     def write_report(
-        self, predict: PredictFn, data: Splits, task: dict[str, Any], out_dir: Any
+        self,
+        predict: PredictFn,
+        data: Splits,
+        task: dict[str, Any],
+        state: StateT,
+        out_dir: Path,
     ) -> list[str]:
         """Task-specific plots (PNG) into ``out_dir``; returns the file names."""
-
-    @abstractmethod
-    def signature(self) -> tuple[list[TensorDescription], list[TensorDescription]]:
-        """Input and output specs of the serving signature, for the card."""
 
     def loss(self, config: TrainConfig) -> str:
         if config.loss not in self.allowed_losses:
@@ -93,6 +135,6 @@ class Pipeline(ABC):
             )
         return KERAS_LOSSES[config.loss]
 
-    def sample_inputs(self, data: Splits, n: int = 4) -> np.ndarray:
+    def sample_inputs(self, data: Splits, state: StateT, n: int = 4) -> np.ndarray:
         """A few raw test inputs (used by export parity checks and warm-up examples)."""
         return data.x_test[:n]

@@ -8,26 +8,29 @@ training and is what lifts a 3,500-image training set above 97 % held-out accura
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from modelcard import TensorDescription
 from training import data as datasets
 from training.config import TrainConfig
 from training.data import Splits
-from training.pipelines.base import Pipeline, PredictFn
+from training.pipelines.classifier import ClassifierPipeline, ClassifierState
 
 INPUT, OUTPUT = "image", "probabilities"
 
 
-class DigitsCNN(Pipeline):
+class DigitsCNN(ClassifierPipeline[ClassifierState]):
     name = "digits"
     architecture = "cnn"
     description = "Handwritten digit classifier (28x28 grey, raw 0-255 pixels) - a small CNN."
-    allowed_losses = ("crossentropy",)
-    primary_metric = "accuracy"
-    higher_is_better = True
-    fit_metrics = ("accuracy",)
+    input_name, output_name = INPUT, OUTPUT
+    input_kind = "image"
+    image = {
+        "height": 28,
+        "width": 28,
+        "channels": 1,
+        "value_range": [0.0, 255.0],
+        "invert": False,
+    }
     default_config = TrainConfig(
         activation="relu",
         loss="crossentropy",
@@ -40,17 +43,11 @@ class DigitsCNN(Pipeline):
         # filters: capacity of the two conv stages; augment: training-time shift/rotation
         params={"filters": [32, 64], "augment": True},
     )
-    labels: list[str]
 
     def load_data(self) -> Splits:
-        data = datasets.load_mnist_subset()
-        self.labels = data.extra["labels"]
-        return data
+        return datasets.load_mnist_subset()
 
-    def prepare(self, data, config):
-        return data.x_train, data.y_train, data.x_val, data.y_val
-
-    def build(self, config: TrainConfig):
+    def build(self, config: TrainConfig, state: ClassifierState) -> Any:
         import keras
         from keras import layers
 
@@ -71,11 +68,11 @@ class DigitsCNN(Pipeline):
         x = layers.Flatten()(x)
         x = layers.Dropout(config.dropout)(x)
         outputs = layers.Dense(
-            len(self.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
+            len(state.labels), activation="softmax", kernel_regularizer=reg, name=OUTPUT
         )(x)
         return keras.Model(inputs, outputs, name="digits_cnn")
 
-    def serving_model(self, model):
+    def serving_model(self, model: Any, state: ClassifierState) -> Any:
         import keras
 
         # training=False pins the augmentation off: Keras 3's export() traces with training
@@ -83,70 +80,20 @@ class DigitsCNN(Pipeline):
         inputs = keras.Input(shape=(28, 28, 1), name=INPUT)
         return keras.Model(inputs, {OUTPUT: model(inputs, training=False)}, name="digits_serving")
 
-    def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
+    def tensor_descriptions(self, state: ClassifierState) -> dict[str, str]:
         return {
-            "kind": "classification",
-            "input": INPUT,
-            "output": OUTPUT,
-            "labels": self.labels,
-            "input_kind": "image",
-            "image": {
-                "height": 28,
-                "width": 28,
-                "channels": 1,
-                "value_range": [0.0, 255.0],
-                "invert": False,
-            },
+            INPUT: "grey pixels, 0 (background) to 255 (ink)",
+            OUTPUT: "softmax probability per digit 0-9",
         }
 
-    def evaluate(self, predict, data, task):
+    def baselines(self, data: Splits) -> dict[str, dict[str, float]]:
         from sklearn.linear_model import LogisticRegression
 
-        test_pred = predict(data.x_test)[OUTPUT].argmax(-1)
-        val_pred = predict(data.x_val)[OUTPUT].argmax(-1)
         # A linear baseline on raw pixels says how much the convolutions buy.
         flat = lambda x: x.reshape(len(x), -1) / 255.0  # noqa: E731
         base = LogisticRegression(max_iter=300, C=0.1).fit(flat(data.x_train), data.y_train)
-        return {
-            "model": {"accuracy": float((test_pred == data.y_test).mean())},
-            "validation": {"accuracy": float((val_pred == data.y_val).mean())},
-            "baselines": {
-                "logistic_regression_pixels": {
-                    "accuracy": float((base.predict(flat(data.x_test)) == data.y_test).mean())
-                }
-            },
-        }
+        accuracy = float((base.predict(flat(data.x_test)) == data.y_test).mean())
+        return {"logistic_regression_pixels": {"accuracy": accuracy}}
 
-    def quality_floor_failures(self, metrics):
-        acc = metrics["model"]["accuracy"]
-        return [] if acc >= 0.97 else [f"accuracy {acc:.4f} < 0.97"]
-
-    def write_report(self, predict, data, task, out_dir: Path):
-        from training import report
-
-        pred = predict(data.x_test)[OUTPUT].argmax(-1)
-        return [
-            report.confusion_matrix(
-                data.y_test, pred, self.labels, out_dir / "confusion_matrix.png"
-            )
-        ]
-
-    def signature(self):
-        return (
-            [
-                TensorDescription(
-                    name=INPUT,
-                    dtype="float32",
-                    shape=[-1, 28, 28, 1],
-                    description="grey pixels, 0 (background) to 255 (ink)",
-                )
-            ],
-            [
-                TensorDescription(
-                    name=OUTPUT,
-                    dtype="float32",
-                    shape=[-1, 10],
-                    description="softmax probability per digit 0-9",
-                )
-            ],
-        )
+    def accuracy_floor(self, metrics: dict[str, Any]) -> tuple[float, str]:
+        return 0.97, "0.97"

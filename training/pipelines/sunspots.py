@@ -22,16 +22,16 @@ first) and get raw sunspot numbers back:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelcard import TensorDescription
 from training import data as datasets
 from training.config import TrainConfig
 from training.data import Splits
-from training.pipelines.base import Pipeline, PredictFn
+from training.pipelines.base import Pipeline, PredictFn, Prepared
 
 INPUT, OUTPUT = "history", "forecast"
 
@@ -51,7 +51,40 @@ def forecast_errors(forecast: np.ndarray, actual: np.ndarray) -> dict[str, float
     return {"mae_1": float(error[:, 0].mean()), f"mae_avg_{actual.shape[1]}": float(error.mean())}
 
 
-class SunspotsRNN(Pipeline):
+def _series(data: Splits) -> np.ndarray:
+    return np.concatenate([data.x_train, data.x_val, data.x_test]).astype("float32")
+
+
+@dataclass(frozen=True)
+class SunspotsState:
+    """Window geometry and the global scaling, fitted on the training segment only."""
+
+    window: int
+    horizon: int
+    power: float  # exponent of the variance-stabilising transform
+    mean: float  # of the transformed training values
+    std: float
+
+    def scale(self, values: np.ndarray) -> np.ndarray:
+        return ((np.maximum(values, 0.0) ** self.power - self.mean) / self.std).astype("float32")
+
+    def origins(self, data: Splits, split: str) -> range:
+        """Index of the last observed year of each forecast, in the full series: origins
+        whose whole target horizon lies in ``split`` (history may reach back)."""
+        n_train, n_val = len(data.x_train), len(data.x_val)
+        start, end = {
+            "train": (self.window - 1, n_train),
+            "val": (n_train - 1, n_train + n_val),
+            "test": (n_train + n_val, n_train + n_val + len(data.x_test)),
+        }[split]
+        return range(max(start, self.window - 1), end - self.horizon)
+
+    def windows(self, data: Splits, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Raw history windows and targets of every origin of ``split``."""
+        return windows(_series(data), self.origins(data, split), self.window, self.horizon)
+
+
+class SunspotsRNN(Pipeline[SunspotsState]):
     name = "sunspots"
     architecture = "rnn"
     description = (
@@ -85,9 +118,7 @@ class SunspotsRNN(Pipeline):
     )
 
     def load_data(self) -> Splits:
-        data = datasets.load_sunspots()
-        self.frequency, self.unit = data.extra["frequency"], data.extra["unit"]
-        return data
+        return datasets.load_sunspots()
 
     def limit(self, data: Splits, limit: int | None) -> Splits:
         """Keep the most recent ``limit`` training years, so the series stays contiguous."""
@@ -95,49 +126,36 @@ class SunspotsRNN(Pipeline):
             data.x_train, data.y_train = data.x_train[-limit:], data.y_train[-limit:]
         return data
 
-    # --- origins: index of the last observed year of each forecast, in the full series ---
-
-    @staticmethod
-    def _series(data: Splits) -> np.ndarray:
-        return np.concatenate([data.x_train, data.x_val, data.x_test]).astype("float32")
-
-    def _origins(self, data: Splits, split: str) -> range:
-        """Origins whose whole target horizon lies in ``split`` (history may reach back)."""
-        n_train, n_val = len(data.x_train), len(data.x_val)
-        start, end = {
-            "train": (self.window - 1, n_train),
-            "val": (n_train - 1, n_train + n_val),
-            "test": (n_train + n_val, n_train + n_val + len(data.x_test)),
-        }[split]
-        return range(max(start, self.window - 1), end - self.horizon)
-
-    def prepare(self, data, config):
+    def prepare(self, data: Splits, config: TrainConfig) -> Prepared[SunspotsState]:
         params = config.params
-        self.window, self.horizon, self.power = params["window"], params["horizon"], params["power"]
+        power = params["power"]
         # Transform constants come from the training segment only.
-        transformed = np.maximum(data.x_train, 0.0) ** self.power
-        self.mean, self.std = float(transformed.mean()), float(transformed.std())
-        series = self._series(data)
-        x_train, y_train = windows(series, self._origins(data, "train"), self.window, self.horizon)
-        x_val, y_val = windows(series, self._origins(data, "val"), self.window, self.horizon)
-        return (
-            self._scale(x_train)[..., None],
-            self._scale(y_train),
-            self._scale(x_val)[..., None],
-            self._scale(y_val),
+        transformed = np.maximum(data.x_train, 0.0) ** power
+        state = SunspotsState(
+            window=params["window"],
+            horizon=params["horizon"],
+            power=power,
+            mean=float(transformed.mean()),
+            std=float(transformed.std()),
+        )
+        x_train, y_train = state.windows(data, "train")
+        x_val, y_val = state.windows(data, "val")
+        return Prepared(
+            state.scale(x_train)[..., None],
+            state.scale(y_train),
+            state.scale(x_val)[..., None],
+            state.scale(y_val),
+            state,
         )
 
-    def _scale(self, values: np.ndarray) -> np.ndarray:
-        return ((np.maximum(values, 0.0) ** self.power - self.mean) / self.std).astype("float32")
-
-    def build(self, config: TrainConfig):
+    def build(self, config: TrainConfig, state: SunspotsState) -> Any:
         import keras
         from keras import layers
 
         from training.layers import WindowRestore, WindowStandardize, regularizer
 
         params, reg = config.params, regularizer(config.l1, config.l2)
-        inputs = keras.Input(shape=(self.window, 1), name="scaled_history")
+        inputs = keras.Input(shape=(state.window, 1), name="scaled_history")
         x, level, spread = WindowStandardize(name="window_standardize")(inputs)
         x = layers.GRU(
             params["units"],
@@ -148,46 +166,54 @@ class SunspotsRNN(Pipeline):
         if config.batch_norm:
             x = layers.BatchNormalization()(x)
         x = layers.Dropout(config.dropout)(x)
-        x = layers.Dense(self.horizon, kernel_regularizer=reg)(x)
+        x = layers.Dense(state.horizon, kernel_regularizer=reg)(x)
         outputs = WindowRestore(name="scaled_forecast")([x, level, spread])
         return keras.Model(inputs, outputs, name="sunspots_gru")
 
-    def serving_model(self, model):
+    def serving_model(self, model: Any, state: SunspotsState) -> Any:
         import keras
         from keras import layers
 
         from training.layers import PowerTransform
 
-        variance = self.std**2
-        history = keras.Input(shape=(self.window,), dtype="float32", name=INPUT)
-        x = PowerTransform(self.power, name="stabilise")(history)
-        x = layers.Normalization(mean=self.mean, variance=variance, name="standardise")(x)
-        x = layers.Reshape((self.window, 1))(x)
+        variance = state.std**2
+        history = keras.Input(shape=(state.window,), dtype="float32", name=INPUT)
+        x = PowerTransform(state.power, name="stabilise")(history)
+        x = layers.Normalization(mean=state.mean, variance=variance, name="standardise")(x)
+        x = layers.Reshape((state.window, 1))(x)
         x = model(x)
         x = layers.Normalization(
-            mean=self.mean, variance=variance, invert=True, name="unstandardise"
+            mean=state.mean, variance=variance, invert=True, name="unstandardise"
         )(x)
-        forecast = PowerTransform(1.0 / self.power, name="unstabilise")(x)
+        forecast = PowerTransform(1.0 / state.power, name="unstabilise")(x)
         return keras.Model(history, {OUTPUT: forecast}, name="sunspots_serving")
 
-    def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
+    def tensor_descriptions(self, state: SunspotsState) -> dict[str, str]:
+        return {
+            INPUT: f"last {state.window} yearly mean sunspot numbers, oldest first",
+            OUTPUT: f"forecast mean sunspot number for each of the next {state.horizon} years",
+        }
+
+    def task_spec(self, predict: PredictFn, data: Splits, state: SunspotsState) -> dict[str, Any]:
         return {
             "kind": "forecasting",
             "input": INPUT,
             "output": OUTPUT,
-            "window": self.window,
-            "horizon": self.horizon,
-            "frequency": self.frequency,
-            "unit": self.unit,
+            "window": state.window,
+            "horizon": state.horizon,
+            "frequency": data.extra["frequency"],
+            "unit": data.extra["unit"],
         }
 
-    def evaluate(self, predict, data, task):
-        series = self._series(data)
-        x_val, y_val = windows(series, self._origins(data, "val"), self.window, self.horizon)
-        origins = self._origins(data, "test")
-        x_test, y_test = windows(series, origins, self.window, self.horizon)
-        steps = np.arange(1, self.horizon + 1)
-        last_value = np.repeat(series[list(origins)][:, None], self.horizon, axis=1)
+    def evaluate(
+        self, predict: PredictFn, data: Splits, task: dict[str, Any], state: SunspotsState
+    ) -> dict[str, Any]:
+        series = _series(data)
+        x_val, y_val = state.windows(data, "val")
+        origins = state.origins(data, "test")
+        x_test, y_test = state.windows(data, "test")
+        steps = np.arange(1, state.horizon + 1)
+        last_value = np.repeat(series[list(origins)][:, None], state.horizon, axis=1)
         # Seasonal naive: the value one solar cycle (11 years) before each target year.
         seasonal = np.stack([series[t + steps - 11] for t in origins])
         return {
@@ -196,11 +222,14 @@ class SunspotsRNN(Pipeline):
             "baselines": {
                 "last_value": forecast_errors(last_value, y_test),
                 "seasonal_naive_11y": forecast_errors(seasonal, y_test),
-                "autoreg": forecast_errors(self._autoreg(data, series, origins), y_test),
+                "autoreg": forecast_errors(
+                    self._autoreg(data, series, origins, state.horizon), y_test
+                ),
             },
         }
 
-    def _autoreg(self, data: Splits, series: np.ndarray, origins: range) -> np.ndarray:
+    @staticmethod
+    def _autoreg(data: Splits, series: np.ndarray, origins: range, horizon: int) -> np.ndarray:
         """statsmodels AutoReg, lag order by AIC (1-20) on train+val, recursive forecasts."""
         from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 
@@ -210,15 +239,15 @@ class SunspotsRNN(Pipeline):
         forecasts = []
         for t in origins:
             history = list(series[: t + 1].astype("float64"))
-            for _ in range(self.horizon):
+            for _ in range(horizon):
                 history.append(
                     params[0]
                     + sum(p * history[-lag] for p, lag in zip(params[1:], lags, strict=True))
                 )
-            forecasts.append(history[-self.horizon :])
+            forecasts.append(history[-horizon:])
         return np.asarray(forecasts)
 
-    def quality_floor_failures(self, metrics):
+    def quality_floor_failures(self, metrics: dict[str, Any]) -> list[str]:
         model, base = metrics["model"], metrics["baselines"]
         failures = []
         # judged from the metrics alone (cached results carry no pipeline state)
@@ -229,49 +258,33 @@ class SunspotsRNN(Pipeline):
                 failures.append(f"{key} {model[key]:.2f} > 0.8 x best naive {naive:.2f}")
         return failures
 
-    def write_report(self, predict, data, task, out_dir: Path):
+    def write_report(
+        self,
+        predict: PredictFn,
+        data: Splits,
+        task: dict[str, Any],
+        state: SunspotsState,
+        out_dir: Path,
+    ) -> list[str]:
         from training import report
 
-        series, years = self._series(data), np.concatenate([data.y_train, data.y_val, data.y_test])
+        series, years = _series(data), np.concatenate([data.y_train, data.y_val, data.y_test])
         first = len(data.x_train) + len(data.x_val)
         # One-step forecasts of every test year, from the years before it.
         one_step_origins = range(first - 1, len(series) - 1)
-        x, _ = windows(series, one_step_origins, self.window, 1)
+        x, _ = windows(series, one_step_origins, state.window, 1)
         one_step = predict(x)[OUTPUT][:, 0]
         paths = []
-        for t in list(self._origins(data, "test"))[::12]:
-            x, _ = windows(series, [t], self.window, self.horizon)
-            paths.append((years[t + 1 : t + 1 + self.horizon], predict(x)[OUTPUT][0]))
+        for t in list(state.origins(data, "test"))[::12]:
+            x, _ = windows(series, [t], state.window, state.horizon)
+            paths.append((years[t + 1 : t + 1 + state.horizon], predict(x)[OUTPUT][0]))
         return [
             report.forecast_vs_actual(
                 years[first:], series[first:], one_step, paths, out_dir / "forecast_vs_actual.png"
             )
         ]
 
-    def signature(self):
-        window = getattr(self, "window", self.default_config.params["window"])
-        horizon = getattr(self, "horizon", self.default_config.params["horizon"])
-        return (
-            [
-                TensorDescription(
-                    name=INPUT,
-                    dtype="float32",
-                    shape=[-1, window],
-                    description=f"last {window} yearly mean sunspot numbers, oldest first",
-                )
-            ],
-            [
-                TensorDescription(
-                    name=OUTPUT,
-                    dtype="float32",
-                    shape=[-1, horizon],
-                    description=f"forecast mean sunspot number for each of the next "
-                    f"{horizon} years",
-                )
-            ],
-        )
-
-    def sample_inputs(self, data: Splits, n: int = 4) -> np.ndarray:
-        series = self._series(data)
-        x, _ = windows(series, list(self._origins(data, "test"))[:n], self.window, self.horizon)
-        return x
+    def sample_inputs(self, data: Splits, state: SunspotsState, n: int = 4) -> np.ndarray:
+        series = _series(data)
+        origins = list(state.origins(data, "test"))[:n]
+        return windows(series, origins, state.window, state.horizon)[0]

@@ -17,23 +17,37 @@ needs no malignant examples.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelcard import TensorDescription
 from training import data as datasets
 from training.config import TrainConfig
 from training.data import Splits
-from training.pipelines.base import Pipeline, PredictFn
+from training.pipelines.base import Pipeline, PredictFn, Prepared
 
 INPUT = "features"
 SCORE, CONTRIBUTIONS, RECONSTRUCTION = "score", "contributions", "reconstruction"
 N_FEATURES = 30
 
 
-class TumorAutoencoder(Pipeline):
+@dataclass(frozen=True)
+class TumorState:
+    """Standardisation fitted on the benign training cases, and the run's threshold and
+    baseline settings."""
+
+    mean: np.ndarray  # per feature, float32
+    std: np.ndarray
+    percentile: float  # of benign training scores: the alert threshold
+    pca_variance: float  # variance the PCA baseline keeps
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype("float32")
+
+
+class TumorAutoencoder(Pipeline[TumorState]):
     name = "tumor-anomaly"
     architecture = "autoencoder"
     description = (
@@ -63,26 +77,23 @@ class TumorAutoencoder(Pipeline):
             "pca_variance": 0.95,
         },
     )
-    feature_names: list[str]
 
     def load_data(self) -> Splits:
-        data = datasets.load_breast_cancer_novelty()
-        self.feature_names = data.extra["feature_names"]
-        return data
+        return datasets.load_breast_cancer_novelty()
 
-    def prepare(self, data, config):
-        self.percentile = float(config.params["threshold_percentile"])
-        self.pca_variance = float(config.params["pca_variance"])
+    def prepare(self, data: Splits, config: TrainConfig) -> Prepared[TumorState]:
         # Standardisation constants from benign training cases only.
-        self.mean = data.x_train.mean(axis=0).astype("float32")
-        self.std = data.x_train.std(axis=0).astype("float32")
-        x_train, x_val = self._standardize(data.x_train), self._standardize(data.x_val)
-        return x_train, x_train, x_val, x_val  # an autoencoder's target is its input
+        state = TumorState(
+            mean=data.x_train.mean(axis=0).astype("float32"),
+            std=data.x_train.std(axis=0).astype("float32"),
+            percentile=float(config.params["threshold_percentile"]),
+            pca_variance=float(config.params["pca_variance"]),
+        )
+        x_train, x_val = state.standardize(data.x_train), state.standardize(data.x_val)
+        # an autoencoder's target is its input
+        return Prepared(x_train, x_train, x_val, x_val, state)
 
-    def _standardize(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype("float32")
-
-    def build(self, config: TrainConfig):
+    def build(self, config: TrainConfig, state: TumorState) -> Any:
         import keras
         from keras import layers
 
@@ -107,19 +118,19 @@ class TumorAutoencoder(Pipeline):
         outputs = layers.Dense(N_FEATURES, kernel_regularizer=reg, name="reconstruction")(x)
         return keras.Model(inputs, outputs, name="tumor_autoencoder")
 
-    def serving_model(self, model):
+    def serving_model(self, model: Any, state: TumorState) -> Any:
         import keras
         from keras import layers
 
         from training.layers import ReconstructionScore, SquaredError
 
         features = keras.Input(shape=(N_FEATURES,), dtype="float32", name=INPUT)
-        variance = np.square(self.std)
-        z = layers.Normalization(mean=self.mean, variance=variance, name="standardize")(features)
+        variance = np.square(state.std)
+        z = layers.Normalization(mean=state.mean, variance=variance, name="standardize")(features)
         z_hat = model(z)
         score, shares = ReconstructionScore(name="score")(SquaredError()([z, z_hat]))
         raw = layers.Normalization(
-            mean=self.mean, variance=variance, invert=True, name="unstandardize"
+            mean=state.mean, variance=variance, invert=True, name="unstandardize"
         )(z_hat)
         return keras.Model(
             features,
@@ -127,20 +138,31 @@ class TumorAutoencoder(Pipeline):
             name="tumor_anomaly_serving",
         )
 
-    def task_spec(self, predict: PredictFn, data: Splits) -> dict[str, Any]:
+    def tensor_descriptions(self, state: TumorState) -> dict[str, str]:
+        return {
+            INPUT: "30 raw nucleus measurements, in the order of the card's feature_names",
+            SCORE: "anomaly score: mean squared reconstruction error of the standardised "
+            "features; above the threshold = anomaly",
+            CONTRIBUTIONS: "each feature's share of the score (rows sum to 1)",
+            RECONSTRUCTION: "the autoencoder's reconstruction, raw units",
+        }
+
+    def task_spec(self, predict: PredictFn, data: Splits, state: TumorState) -> dict[str, Any]:
         train_scores = predict(data.x_train)[SCORE]
         return {
             "kind": "anomaly_detection",
             "input": INPUT,
             "score_output": SCORE,
             "contributions_output": CONTRIBUTIONS,
-            "threshold": float(np.percentile(train_scores, self.percentile)),
-            "threshold_rule": f"{self.percentile:g}th percentile of the anomaly scores of "
+            "threshold": float(np.percentile(train_scores, state.percentile)),
+            "threshold_rule": f"{state.percentile:g}th percentile of the anomaly scores of "
             "the benign training cases (no malignant case used)",
-            "feature_names": self.feature_names,
+            "feature_names": data.extra["feature_names"],
         }
 
-    def evaluate(self, predict, data, task):
+    def evaluate(
+        self, predict: PredictFn, data: Splits, task: dict[str, Any], state: TumorState
+    ) -> dict[str, Any]:
         from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
         threshold = task["threshold"]
@@ -158,17 +180,18 @@ class TumorAutoencoder(Pipeline):
                 "false_positive_rate": float((val_scores > threshold).mean()),
                 "mean_score": float(val_scores.mean()),
             },
-            "baselines": self._baselines(data),
+            "baselines": self._baselines(data, state),
         }
 
-    def _baselines(self, data: Splits) -> dict[str, dict[str, float]]:
+    @staticmethod
+    def _baselines(data: Splits, state: TumorState) -> dict[str, dict[str, float]]:
         """PCA reconstruction error (same standardisation) and an isolation forest."""
         from sklearn.decomposition import PCA
         from sklearn.ensemble import IsolationForest
         from sklearn.metrics import roc_auc_score
 
-        z_train, z_test = self._standardize(data.x_train), self._standardize(data.x_test)
-        pca = PCA(n_components=self.pca_variance, svd_solver="full").fit(z_train)
+        z_train, z_test = state.standardize(data.x_train), state.standardize(data.x_test)
+        pca = PCA(n_components=state.pca_variance, svd_solver="full").fit(z_train)
         pca_error = np.square(z_test - pca.inverse_transform(pca.transform(z_test))).mean(1)
         forest = IsolationForest(n_estimators=200, random_state=0).fit(data.x_train)
         return {
@@ -181,7 +204,7 @@ class TumorAutoencoder(Pipeline):
             },
         }
 
-    def quality_floor_failures(self, metrics):
+    def quality_floor_failures(self, metrics: dict[str, Any]) -> list[str]:
         auc = metrics["model"]["roc_auc"]
         pca = metrics["baselines"]["pca_reconstruction"]["roc_auc"]
         failures = []
@@ -191,7 +214,14 @@ class TumorAutoencoder(Pipeline):
             failures.append(f"roc_auc {auc:.4f} < PCA reconstruction baseline {pca:.4f}")
         return failures
 
-    def write_report(self, predict, data, task, out_dir: Path):
+    def write_report(
+        self,
+        predict: PredictFn,
+        data: Splits,
+        task: dict[str, Any],
+        state: TumorState,
+        out_dir: Path,
+    ) -> list[str]:
         from training import report
 
         scores = predict(data.x_test)[SCORE]
@@ -200,37 +230,3 @@ class TumorAutoencoder(Pipeline):
                 scores, data.y_test, task["threshold"], out_dir / "score_histogram.png"
             )
         ]
-
-    def signature(self):
-        return (
-            [
-                TensorDescription(
-                    name=INPUT,
-                    dtype="float32",
-                    shape=[-1, N_FEATURES],
-                    description="30 raw nucleus measurements, in the order of the "
-                    "card's feature_names",
-                )
-            ],
-            [
-                TensorDescription(
-                    name=SCORE,
-                    dtype="float32",
-                    shape=[-1],
-                    description="anomaly score: mean squared reconstruction error "
-                    "of the standardised features; above the threshold = anomaly",
-                ),
-                TensorDescription(
-                    name=CONTRIBUTIONS,
-                    dtype="float32",
-                    shape=[-1, N_FEATURES],
-                    description="each feature's share of the score (rows sum to 1)",
-                ),
-                TensorDescription(
-                    name=RECONSTRUCTION,
-                    dtype="float32",
-                    shape=[-1, N_FEATURES],
-                    description="the autoencoder's reconstruction, raw units",
-                ),
-            ],
-        )
