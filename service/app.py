@@ -10,6 +10,7 @@ tests that need models loaded make it themselves.
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask
 
@@ -71,6 +72,16 @@ def start_serving(app: Flask) -> None:
 
         # stops itself at exit, draining its calls
         app.extensions["grpc"] = grpc_server.start(settings, app.extensions["dataplane"])
+
+
+def drain(app: Flask) -> None:
+    """The server is shutting down (SIGTERM): readiness answers 503 from now on, and gRPC
+    turns NOT_SERVING, refuses new calls and lets running ones finish (in the background:
+    this runs in a signal handler)."""
+    app.extensions["dataplane"].draining = True
+    grpc = app.extensions.get("grpc")
+    if grpc is not None:
+        threading.Thread(target=grpc.stop, name="grpc-drain", daemon=True).start()
 
 
 def stop_serving(app: Flask) -> None:

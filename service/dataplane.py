@@ -82,6 +82,7 @@ class DataPlane:
         self.request_timeout_s = request_timeout_s
         self._admin_token = admin_token
         self._model_control = model_control
+        self.draining = False  # set once the server began shutting down
 
     # ---- inference -------------------------------------------------------------------
     def model(self, name: str, version: int | None = None, label: str | None = None) -> ServedModel:
@@ -138,6 +139,8 @@ class DataPlane:
     # ---- readiness -------------------------------------------------------------------
     def not_ready(self) -> dict[str, str]:
         """Why the server is not ready, by model; empty when every model can serve."""
+        if self.draining:  # load balancers must stop sending before the process goes
+            return {"*": "the server is shutting down"}
         return self.repository.not_ready()
 
     # ---- repository control ----------------------------------------------------------

@@ -17,7 +17,7 @@ import atexit
 import logging
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -40,15 +40,21 @@ class GrpcServer:
     server: grpc.Server
     port: int
     health: health.HealthServicer
-    stopped: threading.Event
+    stopped: threading.Event  # stopping began
+    closed: threading.Event = field(default_factory=threading.Event)  # stopping ended
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        """Refuse new calls, let running ones finish within ``grace_s``, then close."""
+        """Refuse new calls, let running ones finish within ``grace_s``, then close.
+
+        Every caller returns once the server is closed: the drain starts it on SIGTERM and
+        the exit hook, called later, waits for the calls still running."""
         if self.stopped.is_set():
+            self.closed.wait(grace_s + 1)
             return
         self.stopped.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait(grace_s + 1)
+        self.closed.set()
         log.info("gRPC server on port %d stopped", self.port)
 
 

@@ -28,7 +28,7 @@ if not os.environ.get("SERVING_STATE_DIR"):
 
 bind = [f"{_settings.host}:{_settings.rest_port}"]
 workers = _settings.workers
-worker_class = "service.gunicorn_worker.JsonErrorWorker"  # gthread, JSON errors
+worker_class = "service.gunicorn_worker.ServingWorker"  # gthread: JSON errors, clean drain
 threads = _settings.threads
 timeout = _settings.worker_timeout_s
 graceful_timeout = 30
