@@ -204,6 +204,11 @@ class Batcher:
         if self._closed:
             raise BatcherClosed(f"batcher {self._name!r} is closed")
         arrays, rows, key = _prepare(inputs)
+        if rows > self._capacity:  # would never fit: not a reason to retry later
+            raise InvalidInput(
+                f"the request has {rows} rows; model {self._name!r} takes at most "
+                f"{self._capacity} rows per request (max_batch_size x max_enqueued_batches)"
+            )
         if timeout is not None and timeout <= 0:
             raise DeadlineExceeded(f"batcher {self._name!r}: deadline expired before enqueueing")
         now = time.monotonic()

@@ -237,12 +237,20 @@ class ModelRepository:
             log.error(message)
             metrics.MODEL_LOAD_FAILURES.labels(name).inc()
             self._failed[(name, version)] = _mtime(path)
-            statuses[version] = VersionStatus(version, END, "UNKNOWN", message[:500])
+            public = self._without_paths(message)  # clients see no server filesystem
+            statuses[version] = VersionStatus(version, END, "UNKNOWN", public[:500])
             return None
         metrics.MODEL_LOAD_LATENCY.labels(name).observe(time.perf_counter() - started)
         statuses[version] = VersionStatus(version, AVAILABLE)
         log.info("loaded %s version %d in %.2fs", name, version, time.perf_counter() - started)
         return model
+
+    def _without_paths(self, text: str) -> str:
+        """``text`` with the repository's location replaced by ``<repository>``."""
+        forms = {str(self.root), str(self.root.absolute()), str(self.root.resolve())}
+        for root in sorted(forms, key=len, reverse=True):  # longest first: no partial match
+            text = text.replace(root.rstrip("/") + "/", "<repository>/")
+        return text
 
     def _publish(self, state: ModelState) -> None:
         models = dict(self._models)
@@ -274,12 +282,15 @@ class ModelRepository:
         """(Re)load a model now, as the poller would; other workers follow on their next
         poll. Versions that failed before are retried."""
         with self._lock:
-            if not (self.root / name).is_dir():
+            # A client's name is only ever matched against the directory's own entries,
+            # never joined into a path: '..', 'a/b' or a hidden directory name nothing.
+            on_disk = self._discover()
+            if name not in on_disk:
                 raise ModelNotFound(f"model '{name}' not found in the repository")
             self._reloads_seen[name] = self._admin.load(name)
             self._unloaded_by_request.discard(name)
             self._failed = {k: v for k, v in self._failed.items() if k[0] != name}
-            self._reconcile(name, self._discover().get(name, {}))
+            self._reconcile(name, on_disk[name])
 
     def unload(self, name: str) -> None:
         """Unload every version of a model until it is loaded again (in every worker)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from modelcard import AnomalyTask, ClassificationTask, ForecastingTask, ImageSpe
 from service.dataplane import DataPlane, InferRequest
 from service.errors import InvalidInput, Unimplemented
 from service.served_model import ServedModel
+
+# Largest image a client may send for the server to decode and resize (a 4096x4096 photo):
+# Image.open reads only the header, so a decompression bomb is refused before decoding.
+MAX_IMAGE_PIXELS = 4096 * 4096
 
 
 def task_of(model: ServedModel, kind: type):
@@ -75,9 +80,20 @@ def _image(value: object, spec: ImageSpec, index: int) -> np.ndarray:
     if isinstance(value, dict) and set(value) == {"b64"}:
         from PIL import Image, UnidentifiedImageError
 
+        if not isinstance(value["b64"], str):
+            raise InvalidInput(f"instance {index}: 'b64' must be a base64 string")
         try:
             image = Image.open(io.BytesIO(base64.b64decode(value["b64"], validate=True)))
+            if image.width * image.height > MAX_IMAGE_PIXELS:  # known before decoding
+                raise InvalidInput(
+                    f"instance {index}: an image of {image.width}x{image.height} pixels "
+                    f"exceeds the limit of {MAX_IMAGE_PIXELS} pixels"
+                )
             image = image.convert("L" if spec.channels == 1 else "RGB")
+        except Image.DecompressionBombError:  # PIL's own, larger limit, hit at open
+            raise InvalidInput(
+                f"instance {index}: the image exceeds the limit of {MAX_IMAGE_PIXELS} pixels"
+            ) from None
         except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
             raise InvalidInput(f"instance {index}: b64 data is not a PNG or JPEG image") from None
         image = image.resize((spec.width, spec.height), Image.BILINEAR)
@@ -127,8 +143,12 @@ def detect(plane: DataPlane, model: ServedModel, body: dict, deadline: float | N
     """Per instance: anomaly score, threshold (overridable), verdict, optional explanation."""
     task: AnomalyTask = task_of(model, AnomalyTask)
     threshold = body.get("threshold", task.threshold)
-    if not isinstance(threshold, int | float) or isinstance(threshold, bool):
-        raise InvalidInput(f"'threshold' must be a number, got {threshold!r}")
+    if (
+        not isinstance(threshold, int | float)
+        or isinstance(threshold, bool)
+        or not math.isfinite(threshold)
+    ):
+        raise InvalidInput(f"'threshold' must be a finite number, got {threshold!r}")
     explain = body.get("explain", False)
     if not isinstance(explain, bool):
         raise InvalidInput("'explain' must be true or false")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.codecs.json_body import MAX_NESTING_DEPTH
+from tests.hostile import CATALOGUE
 
 TOO_DEEP = f"the JSON body nests arrays and objects deeper than {MAX_NESTING_DEPTH} levels"
 
@@ -41,3 +42,18 @@ def test_tensors_deeper_than_numpy_allows_are_a_400(client, depth):
     response = client.post("/v1/models/digits:predict", data=b'{"instances": %s}' % nested(depth))
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("input 'image' ")
+
+
+@pytest.mark.parametrize("case", CATALOGUE, ids=[case.kind for case in CATALOGUE])
+def test_hostile_input_gets_a_clear_4xx_then_a_good_answer(client, case):
+    response = client.open(case.url, method=case.method, data=case.body, headers=case.headers)
+    assert response.mimetype == "application/json", response.get_data()[:200]
+    message = response.get_json()["error"]
+    assert (response.status_code, case.says in message) == (case.status, True), message
+    assert "Traceback" not in message and "/tmp/" not in message
+    assert client.post("/v1/models/digits:predict", json=GOOD).status_code == 200
+
+
+def test_the_catalogue_has_200_distinct_kinds():
+    kinds = [case.kind for case in CATALOGUE]
+    assert len(set(kinds)) == len(kinds) >= 200

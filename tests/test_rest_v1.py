@@ -201,8 +201,7 @@ ERRORS = [
         "/v1/models/digits:predict",
         {"instances": [[["a"]]]},
         400,
-        "input 'image' is not a DT_FLOAT [-1, 28, 28, 1] tensor: could not convert string to "
-        "float: 'a'",
+        "input 'image' is not a DT_FLOAT [-1, 28, 28, 1] tensor: string values",
     ),
     (
         "/v1/models/digits:predict",

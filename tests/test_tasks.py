@@ -184,7 +184,7 @@ def test_task_verbs_refuse_models_of_another_task(client):
         (
             "/v1/models/tumor-anomaly:detect",
             {"instances": [[1.0] * 30], "threshold": "x"},
-            "'threshold' must be a number, got 'x'",
+            "'threshold' must be a finite number, got 'x'",
         ),
         (
             "/v1/models/tumor-anomaly:detect",

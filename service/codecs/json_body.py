@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import orjson
@@ -31,8 +32,33 @@ def parse_json(body: bytes) -> object:
             raise InvalidInput(TOO_DEEP) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"malformed JSON in the request body: {exc}") from None
+        if _SURROGATE_ESCAPE.search(body):  # orjson refuses lone surrogates; json does not
+            _check_unicode(value)
     check_depth(value)
     return value
+
+
+# A \uD800-\uDFFF escape: half of a UTF-16 pair, which alone is no Unicode character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(value: object) -> None:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(
+                    "the JSON body holds a string with a lone UTF-16 surrogate "
+                    "(an unpaired \\ud800-\\udfff escape); strings must be valid Unicode"
+                ) from None
 
 
 def check_depth(value: object, limit: int = MAX_NESTING_DEPTH) -> None:

@@ -71,18 +71,22 @@ def to_array(value: object, spec: TensorSpec) -> np.ndarray:
     if spec.is_string:
         return _string_array(value, spec.name)
     try:
-        if spec.dtype.kind == "f":
-            return np.asarray(value, dtype=spec.dtype)
-        array = np.asarray(value)
+        # numbers parsed by tensor_json are arrays already; lists here are the rare rest
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(
             f"input '{spec.name}' is not a {spec.describe()} tensor: {_numpy_reason(exc)}"
         ) from None
-    if array.dtype == object:
+    allowed = "biuf" if spec.dtype.kind == "b" else "iuf"
+    if array.dtype.kind not in allowed:  # true/false or null would pass as 1.0 or NaN
         raise InvalidInput(
-            f"input '{spec.name}' is not a {spec.describe()} tensor: ragged or mixed-type values"
+            f"input '{spec.name}' is not a {spec.describe()} tensor: "
+            f"{_VALUES.get(array.dtype.kind, 'ragged or mixed-type')} values"
         )
-    return array
+    return array.astype(spec.dtype, copy=False) if spec.dtype.kind == "f" else array
+
+
+_VALUES = {"b": "boolean", "U": "string", "S": "string"}
 
 
 def _numpy_reason(exc: Exception) -> str:

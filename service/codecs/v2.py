@@ -213,11 +213,16 @@ def _from_json(data: object, datatype: str, name: str) -> np.ndarray:
         return _json_strings(data, name)
     dtype = DATATYPES[datatype]
     try:
-        if dtype.kind in "fV":  # FP16/32/64, BF16: numpy converts nested lists in C
-            return np.asarray(data, dtype=dtype).ravel()
-        array = np.asarray(data)
+        array = data if isinstance(data, np.ndarray) else np.asarray(data)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"input '{name}' is not a {datatype} tensor: {_reason(exc)}") from None
+    if dtype.kind in "fV":  # FP16/32/64, BF16
+        if array.size and array.dtype.kind not in "iuf":  # true/false or null: not numbers
+            held = {"b": "booleans", "U": "strings", "S": "strings"}.get(
+                array.dtype.kind, "nulls or mixed values"
+            )
+            raise InvalidInput(f"input '{name}' is {datatype} but 'data' holds {held}")
+        return array.astype(dtype, copy=False).ravel()
     if array.size == 0:
         return np.empty(0, dtype)
     if dtype.kind == "b":
