@@ -1,0 +1,27 @@
+"""A repository for the console and schema tests: the shared test models plus report plots,
+a symlink that tries to leave the version directory, and a model named unlike any default
+(its panel must come from its card). Built in the test's own directory, never in the
+shared fixtures'."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+PLOT = "learning_curves.png"
+ESCAPE = "escape.png"  # a symlink in report/ pointing outside the version directory
+RENAMED = "river-levels"  # a copy of the sunspots model under another name
+
+
+def console_repository(model_repo: Path, dest: Path) -> Path:
+    shutil.copytree(model_repo, dest, dirs_exist_ok=True)
+    report = dest / "digits" / "1" / "report"
+    report.mkdir()
+    Image.new("RGB", (120, 80), (36, 88, 198)).save(report / PLOT)
+    (dest / "secret.png").write_bytes(b"not for clients")
+    (report / ESCAPE).symlink_to(dest / "secret.png")
+    (report / "notes.txt").write_text("not a plot")
+    shutil.copytree(dest / "sunspots", dest / RENAMED)
+    return dest
