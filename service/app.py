@@ -56,8 +56,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(rest_v1.bp)
     app.register_blueprint(rest_v2.bp)
     from service.console import views as console
+    from service.openapi import views as docs
 
     app.register_blueprint(console.bp)
+    app.register_blueprint(docs.bp)
     return app
 
 

@@ -5,6 +5,7 @@ shared fixtures'."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -24,4 +25,9 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
     (report / ESCAPE).symlink_to(dest / "secret.png")
     (report / "notes.txt").write_text("not a plot")
     shutil.copytree(dest / "sunspots", dest / RENAMED)
+    # a label on every task's model, so each task verb is exercised through /labels/ too
+    config = json.loads((dest / "repository.json").read_text())
+    for name in ("sentiment", "sunspots", "tumor-anomaly"):
+        config["models"][name] = {"labels": {"stable": 1}}
+    (dest / "repository.json").write_text(json.dumps(config))
     return dest
