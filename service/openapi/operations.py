@@ -49,7 +49,7 @@ class Operation:
 
 # Which version a v1 model URL addresses: (path suffix, operationId suffix, words).
 V1_ADDRESSING = (
-    ("", "", "the latest loaded version (status: every version)"),
+    ("", "", "the latest version"),
     ("/versions/{version}", "Version", "one version by number"),
     ("/labels/{label}", "Label", "the version a label points to"),
 )
@@ -73,7 +73,8 @@ def _v1_operations() -> list[Operation]:
         tag = "TensorFlow Serving REST"
         found += [
             Operation(
-                "get", base, f"getModelStatus{op_suffix}", f"Status of {words}", tag,
+                "get", base, f"getModelStatus{op_suffix}",
+                f"Status of {words if suffix else 'every version'}", tag,
                 ok=tf_serving.StatusResponse, errors=(404, 503),
             ),
             Operation(

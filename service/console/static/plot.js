@@ -29,7 +29,7 @@ window.linePlot = function linePlot(container, series, options = {}) {
   series.forEach((s, k) => {
     const points = s.values.map((v, i) => `${x(s.x0 + i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     add("polyline", { points, class: `line ${s.cls}`, "data-series": s.label });
-    add("text", { x: pad.left + 8 + 110 * k, y: pad.top + 12, class: `legend ${s.cls}` }, s.label);
+    add("text", { x: pad.left + 90 * k, y: H - 8, class: `legend ${s.cls}` }, s.label);
   });
   container.replaceChildren(svg);
   return svg;
