@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.conftest import DIGITS_LABELS
+
 PLOT = "learning_curves.png"
 ESCAPE = "escape.png"  # a symlink in report/ pointing outside the version directory
 RENAMED = "river-levels"  # a copy of the sunspots model under another name
@@ -26,8 +28,9 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
     (report / "notes.txt").write_text("not a plot")
     shutil.copytree(dest / "sunspots", dest / RENAMED)
     # a label on every task's model, so each task verb is exercised through /labels/ too
-    config = json.loads((dest / "repository.json").read_text())
+    config_file = dest / "repository.json"
+    config = json.loads(config_file.read_text()) if config_file.exists() else DIGITS_LABELS
     for name in ("sentiment", "sunspots", "tumor-anomaly"):
         config["models"][name] = {"labels": {"stable": 1}}
-    (dest / "repository.json").write_text(json.dumps(config))
+    config_file.write_text(json.dumps(config))
     return dest
