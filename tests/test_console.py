@@ -68,6 +68,9 @@ def test_model_page_shows_card_data_source_licence_and_plots(console_client):
     for label in card["task"]["labels"]:
         assert label in html
     assert "licence" in html and "CC BY-SA" in html
+    metrics = card["metrics"]
+    for name, value in [("model", metrics["model"]), *metrics["baselines"].items()]:
+        assert f"<td>{value[metrics['primary']]:.4g}</td>" in html, name  # metric vs baseline
     assert f'src="/console/models/digits/versions/1/report/{PLOT}"' in html
     assert ESCAPE not in html  # a symlink out of report/ is no plot
     assert "no report plots" in console_client.get("/console/models/digits?version=2").text
