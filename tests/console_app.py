@@ -1,7 +1,7 @@
 """A repository for the console and schema tests: the shared test models plus report plots,
-a symlink that tries to leave the version directory, and a model named unlike any default
-(its panel must come from its card). Built in the test's own directory, never in the
-shared fixtures'."""
+a symlink that tries to leave the version directory, a model named unlike any default
+(its panel must come from its card) and one without a card. Built in the test's own
+directory, never in the shared fixtures'."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.conftest import DIGITS_LABELS
 PLOT = "learning_curves.png"
 ESCAPE = "escape.png"  # a symlink in report/ pointing outside the version directory
 RENAMED = "river-levels"  # a copy of the sunspots model under another name
+PLAIN = "plain"  # a SavedModel with no card: no task, so no try-it panel
 
 
 def console_repository(model_repo: Path, dest: Path) -> Path:
@@ -27,6 +28,8 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
     (report / ESCAPE).symlink_to(dest / "secret.png")
     (report / "notes.txt").write_text("not a plot")
     shutil.copytree(dest / "sunspots", dest / RENAMED)
+    shutil.copytree(dest / "digits" / "2", dest / PLAIN / "1")
+    (dest / PLAIN / "1" / "model.json").unlink()
     # a label on every task's model, so each task verb is exercised through /labels/ too
     config_file = dest / "repository.json"
     config = json.loads(config_file.read_text()) if config_file.exists() else DIGITS_LABELS

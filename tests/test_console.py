@@ -10,7 +10,7 @@ import pytest
 from service.console.stats import model_traffic
 from service.settings import Settings
 from tests.conftest import serving_app
-from tests.console_app import ESCAPE, PLOT, RENAMED, console_repository
+from tests.console_app import ESCAPE, PLAIN, PLOT, RENAMED, console_repository
 
 PANELS = {
     "image": 'id="pad"',
@@ -59,6 +59,14 @@ def test_model_page_panel_comes_from_the_card_task(console_client, model, panel)
     assert PANELS[panel] in html
     assert [p for p, marker in PANELS.items() if marker in html] == [panel]
     assert f'"base": "/v1/models/{model}/versions/' in html  # the API the panel calls
+
+
+def test_a_model_without_a_card_gets_no_panel(console_client):
+    index = console_client.get("/").get_data(as_text=True)
+    assert re.search(rf'data-model="{PLAIN}">.*?no model card', index, re.S)
+    html = console_client.get(f"/console/models/{PLAIN}").get_data(as_text=True)
+    assert "has no model card" in html and 'id="card"' not in html
+    assert [p for p, marker in PANELS.items() if marker in html] == []
 
 
 def test_model_page_shows_card_data_source_licence_and_plots(console_client):

@@ -39,6 +39,7 @@ CASES = [
     ("/v1/models/{name}/labels/{label}", "GET", "/v1/models/digits/labels/stable", None, 200),
     ("/v1/models/{name}/metadata", "GET", "/v1/models/tumor-anomaly/metadata", None, 200),
     ("/v1/models/{name}/metadata", "GET", "/v1/models/broken/metadata", None, 503),
+    ("/v1/models/{name}/metadata", "GET", "/v1/models/plain/metadata", None, 200),  # no card
     ("/v1/models/{name}/versions/{version}/metadata", "GET",
      "/v1/models/sunspots/versions/1/metadata", None, 200),
     ("/v1/models/{name}/labels/{label}/metadata", "GET",
@@ -112,6 +113,7 @@ CASES = [
     ("/", "GET", "/", None, 200),
     ("/console/models/{name}", "GET", "/console/models/digits", None, 200),
     ("/console/models/{name}", "GET", "/console/models/nope", None, 404),
+    ("/console/models/{name}", "GET", "/console/models/plain", None, 200),
     ("/console/api/stats", "GET", "/console/api/stats", None, 200),
     ("/console/models/{name}/versions/{version}/report/{filename}", "GET",
      f"/console/models/digits/versions/1/report/{PLOT}", None, 200),
