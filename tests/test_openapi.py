@@ -122,3 +122,15 @@ def test_docs_page_uses_the_packaged_swagger_ui(built_app):
         bundle = client.get("/docs/static/swagger-ui-bundle.js")
         assert bundle.status_code == 200 and len(bundle.data) > 100_000
         assert client.get("/docs/static/../views.py").status_code == 404
+
+
+def test_schema_examples_validate_against_their_schemas(doc):
+    from tests.openapi_check import validate_json
+
+    with_examples = {k: s for k, s in doc["components"]["schemas"].items() if "examples" in s}
+    assert {"PredictRequest", "ClassifyRequest", "DetectRequest", "InferRequest"} <= set(
+        with_examples
+    )
+    for name, schema in with_examples.items():
+        for example in schema["examples"]:
+            validate_json(doc, {"$ref": f"#/components/schemas/{name}"}, example)

@@ -104,7 +104,12 @@ class PredictRequest(Body):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}]},
+        json_schema_extra={
+            "oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}],
+            "examples": [
+                {"instances": ["@united thanks, great flight!", "@united lost my bag again"]}
+            ],
+        },
     )
 
     signature_name: str | None = Field(None, description="default: serving_default")

@@ -88,6 +88,26 @@ class RequestParameters(Body):
 class InferRequest(Body):
     """The JSON body, or with the binary extension the JSON header of the body."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "42",
+                    "inputs": [
+                        {
+                            "name": "text",
+                            "shape": [1],
+                            "datatype": "BYTES",
+                            "data": ["so happy with @united"],
+                        }
+                    ],
+                    "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}],
+                }
+            ]
+        },
+    )
+
     id: str | None = None
     parameters: RequestParameters | None = None
     inputs: list[InferInput] = Field(min_length=1)
