@@ -14,7 +14,8 @@ from flask import Blueprint, render_template, request, send_file
 
 from modelcard import REPORT_DIR
 from service.console import stats
-from service.errors import NotFound, ServingError
+from service.dataplane import ModelSummary
+from service.errors import ModelNotFound, NotFound, ServingError
 from service.http import dataplane, json_response
 from service.served_model import ServedModel
 
@@ -57,6 +58,14 @@ def plot_path(model: ServedModel, filename: str) -> Path | None:
     return path if path.parent == root and path.is_file() else None
 
 
+def _summary(name: str) -> ModelSummary:
+    """The model's versions and labels (it may have left the repository meanwhile)."""
+    found = next((s for s in dataplane().models() if s.name == name), None)
+    if found is None:
+        raise ModelNotFound(f"model '{name}' not found")
+    return found
+
+
 def report_files(model: ServedModel) -> list[str]:
     """The plots in a loaded version's ``report/`` directory, by name."""
     report = Path(model.path) / REPORT_DIR
@@ -85,7 +94,7 @@ def model_page(name: str):
         model=model,
         card=card,
         task=card.task.model_dump(mode="json") if card is not None else None,
-        summary=next(s for s in plane.models() if s.name == name),
+        summary=_summary(name),
         plots=report_files(model),
     )
 
