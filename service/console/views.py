@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, Response, render_template, request, send_file
 
-from modelcard import REPORT_DIR
+from modelcard import REPORT_DIR, ModelCard
 from service.console import stats
 from service.dataplane import ModelSummary
 from service.errors import ModelNotFound, NotFound, ServingError
@@ -39,7 +39,7 @@ def _version_number(name: str, version: str | None) -> int | None:
     return int(version)
 
 
-def _latest_card(name: str):
+def _latest_card(name: str) -> ModelCard | None:
     """The card of the version predict would use, or None (no card, nothing loaded)."""
     try:
         return dataplane().model(name).card
@@ -75,7 +75,7 @@ def report_files(model: ServedModel) -> list[str]:
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     """Every model with its versions, states, labels, card metrics and live traffic."""
     rows = [
         {"summary": summary, "card": _latest_card(summary.name)} for summary in dataplane().models()
@@ -84,7 +84,7 @@ def index():
 
 
 @bp.get("/console/models/<name>")
-def model_page(name: str):
+def model_page(name: str) -> str:
     """One model version (``?version=N``, default latest): card, plots, try-it panel."""
     plane = dataplane()
     model = plane.model(name, _version_number(name, request.args.get("version")))
@@ -100,13 +100,13 @@ def model_page(name: str):
 
 
 @bp.get("/console/api/stats")
-def traffic():
+def traffic() -> Response:
     """Per-model request counts and latency sums, read from the service's own metrics."""
     return json_response(stats.snapshot())
 
 
 @bp.get("/console/models/<name>/versions/<version>/report/<filename>")
-def report_file(name: str, version: str, filename: str):
+def report_file(name: str, version: str, filename: str) -> Response:
     """A plot from a loaded version's ``report/`` directory, and nothing else."""
     model = dataplane().model(name, _version_number(name, version))
     if not _REPORT_FILE.fullmatch(filename):

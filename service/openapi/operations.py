@@ -34,6 +34,8 @@ HTML = Content("text/html", "an HTML page")
 
 @dataclass(frozen=True)
 class Operation:
+    """One documented HTTP operation: what it takes, what it answers, how it fails."""
+
     method: str
     path: str
     operation_id: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, render_template
 
 from service.api.rest_v2 import server_version
 from service.http import json_response
@@ -28,12 +28,12 @@ bp = Blueprint(
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+def openapi_json() -> Response:
     """The OpenAPI 3.1 description of every HTTP route."""
     return json_response(document(server_version()))
 
 
 @bp.get("/docs")
-def docs():
+def docs() -> str:
     """Swagger UI on ``/openapi.json``."""
     return render_template("openapi/swagger.html")
