@@ -28,6 +28,11 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
     (report / ESCAPE).symlink_to(dest / "secret.png")
     (report / "notes.txt").write_text("not a plot")
     shutil.copytree(dest / "sunspots", dest / RENAMED)
+    # a card whose primary metric it never measured: the pages must still render
+    card_file = dest / RENAMED / "1" / "model.json"
+    card = json.loads(card_file.read_text())
+    card["metrics"]["primary"] = "mape"
+    card_file.write_text(json.dumps(card))
     shutil.copytree(dest / "digits" / "2", dest / PLAIN / "1")
     (dest / PLAIN / "1" / "model.json").unlink()
     # a label on every task's model, so each task verb is exercised through /labels/ too
