@@ -185,6 +185,16 @@ def test_docs_page_renders_every_operation(page, server):
     assert page.page.locator(".opblock").count() == operations
     assert page.page.locator(".opblock-summary-path[data-path='/v1/models/{name}:predict']").count()
     page.screenshot("docs")
+    # Try it out: the documented example, sent by Swagger UI to this server, is answered
+    classify = page.page.locator("#operations-Task_verbs-classify")
+    classify.locator(".opblock-summary").click()
+    classify.locator(".try-out__btn").click()
+    classify.locator("input[placeholder='name']").fill("sentiment")
+    classify.locator(".execute").click()
+    status = classify.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for(timeout=15_000)
+    assert status.inner_text().strip() == "200"
+    assert '"results"' in classify.locator(".live-responses-table .microlight").first.inner_text()
 
 
 def test_console_fits_a_phone(browser, server):
