@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         AdminState(settings.state_dir),
         ThreadOptions(settings.intra_op_threads(), settings.tf_inter_op_threads),
     )
-    app = Flask(__name__)
+    # No app-level static route: nothing is served from service/static; the console and
+    # the docs serve their own files from their blueprints.
+    app = Flask(__name__, static_folder=None)
     app.extensions["settings"] = settings
     app.extensions["dataplane"] = DataPlane(
         repository, settings.request_timeout_s, settings.admin_token, settings.model_control
@@ -54,6 +56,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(rest_v1.bp)
     app.register_blueprint(rest_v2.bp)
+    from service.console import views as console
+    from service.openapi import views as docs
+
+    app.register_blueprint(console.bp)
+    app.register_blueprint(docs.bp)
     return app
 
 
