@@ -26,7 +26,14 @@ log = logging.getLogger("service.http")
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"
 
 # Blueprint name -> the ``api`` label of metrics and logs.
-API_OF_BLUEPRINT = {"rest_v1": "rest_v1", "rest_v2": "rest_v2", "ops": "ops"}
+API_OF_BLUEPRINT = {
+    "rest_v1": "rest_v1",
+    "rest_v2": "rest_v2",
+    "ops": "ops",
+    # the console and the docs are read by people: quiet in the access log, like health
+    "console": "ops",
+    "docs": "ops",
+}
 
 
 def dataplane() -> DataPlane:

@@ -93,7 +93,7 @@ def test_document_is_built_from_the_operations_table(doc):
 def test_errors_are_the_error_body_with_their_codes(doc):
     responses = doc["components"]["responses"]
     assert sorted(responses) == [
-        f"Error{code}" for code in (400, 401, 404, 405, 413, 429, 501, 503, 504)
+        f"Error{code}" for code in (400, 401, 403, 404, 405, 413, 429, 501, 503, 504)
     ]
     for response in responses.values():
         schema = response["content"]["application/json"]["schema"]

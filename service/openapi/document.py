@@ -36,13 +36,15 @@ from service.openapi import operations as table
 ERROR_MEANINGS = {
     400: "invalid argument: the body, an input or a task option is wrong",
     401: "the admin token is missing or wrong",
+    403: "model control is disabled (no SERVING_ADMIN_TOKEN, or SERVING_MODEL_CONTROL=off)",
     404: "no such model, version, label, verb or file",
     405: "a documented URL with a method it does not document (e.g. GET on a :verb)",
     413: "request body larger than SERVING_MAX_REQUEST_BYTES",
-    429: "the model's batch queue is full; retry later",
+    429: "the model's batch queue is full; retry after the Retry-After seconds",
     501: "not implemented for this model (e.g. a task verb on a model of another task)",
     503: "not ready: the model (version) is loading, unloaded or failed",
-    504: "the request's deadline (SERVING_REQUEST_TIMEOUT_S) passed",
+    504: "the request's deadline (X-Request-Timeout-Ms, capped by SERVING_REQUEST_TIMEOUT_S) "
+    "passed",
 }
 PATH_PARAMETERS = {
     "name": ("the model's name", {"type": "string"}),

@@ -132,12 +132,12 @@ def _v2_operations() -> list[Operation]:
         Operation(
             "post", "/v2/repository/models/{name}/load", "repositoryLoad",
             "(Re)load a model from the repository directory", repo,
-            request=v2.RepositoryControlRequest, errors=(400, 401, 404, 501, 503), admin=True,
+            request=v2.RepositoryControlRequest, errors=(400, 401, 403, 404, 501, 503), admin=True,
         ),
         Operation(
             "post", "/v2/repository/models/{name}/unload", "repositoryUnload",
             "Unload every version of a model", repo,
-            request=v2.RepositoryControlRequest, errors=(400, 401, 404), admin=True,
+            request=v2.RepositoryControlRequest, errors=(400, 401, 403, 404), admin=True,
         ),
     ]  # fmt: skip
     return found
