@@ -8,7 +8,7 @@ MODELS_DIR ?= models
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test lint format models venv system-deps container-deps bench clean
+.PHONY: run test lint format models venv system-deps container-deps images bench clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## The serving and training images (podman; README, "Deployment").
+images: container-deps
+	bash scripts/build-images.sh
 
 ## The whole test suite plus the linter.
 test: venv system-deps container-deps lint
