@@ -45,7 +45,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 ## The serving and training images (podman; README, "Deployment").
-images: container-deps
+images: venv container-deps
 	bash scripts/build-images.sh
 
 ## The whole test suite plus the linter.
