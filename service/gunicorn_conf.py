@@ -44,6 +44,22 @@ loglevel = _settings.log_level.lower()
 wsgi_app = "service:create_app()"
 
 
+def when_ready(server) -> None:
+    # The sizing this server chose, and from what: in a container the cgroup CPU quota,
+    # not the host's cores (service/cpu_quota.py).
+    from service.cpu_quota import available_cpus, cpu_budget
+
+    server.log.info(
+        "cpu sizing: cgroup quota %s, cpu budget %.2f -> workers %d x %d threads, "
+        "TensorFlow intra-op threads %d per worker",
+        available_cpus(),
+        cpu_budget(),
+        _settings.workers,
+        _settings.threads,
+        _settings.intra_op_threads(),
+    )
+
+
 def on_starting(server) -> None:
     # Wiped at start, as prometheus_client's multiprocess docs require.
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -6,12 +6,24 @@ directly). Each field's description is the documentation the README table repeat
 
 from __future__ import annotations
 
-import os
+import math
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.cpu_quota import cpu_budget
+
+
+def derived_workers() -> int:
+    """Workers when SERVING_WORKERS is unset: min(2, whole CPUs of the cgroup quota), at least 1.
+
+    Two measured best on 2 cores (README, Performance); each worker holds its own copy of
+    every model (~770 MiB for the four defaults), so a pod limited to one CPU runs one, and
+    more CPUs go to TensorFlow threads per worker and to more replicas, not more copies.
+    """
+    return max(1, min(2, math.floor(cpu_budget())))
 
 
 class Settings(BaseSettings):
@@ -31,12 +43,19 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(
         2.0, ge=0, description="How often the repository is re-scanned; 0 disables polling."
     )
-    workers: int = Field(2, ge=1, description="gunicorn worker processes.")
+    workers: int = Field(
+        default_factory=derived_workers,
+        ge=1,
+        description="gunicorn worker processes; unset = min(2, CPUs of the cgroup quota).",
+    )
     # 16 by measurement (README, Performance): more requests in flight per worker make
     # larger batches; 32 loses more to GIL contention than batching saves.
     threads: int = Field(16, ge=1, description="Request threads per worker (gthread).")
     tf_intra_op_threads: int = Field(
-        0, ge=0, description="TensorFlow intra-op threads per worker; 0 = cores / workers."
+        0,
+        ge=0,
+        description="TensorFlow intra-op threads per worker; 0 = CPUs of the cgroup quota "
+        "(else cores) / workers.",
     )
     tf_inter_op_threads: int = Field(
         -1,
@@ -101,7 +120,7 @@ class Settings(BaseSettings):
     def intra_op_threads(self) -> int:
         if self.tf_intra_op_threads:
             return self.tf_intra_op_threads
-        return max(1, (os.cpu_count() or 1) // self.workers)
+        return max(1, math.floor(cpu_budget()) // self.workers)
 
 
 def load_settings() -> Settings:
