@@ -268,15 +268,7 @@ def test_sigterm_under_load_completes_in_flight_requests_within_the_grace_period
 def test_requests_sent_after_sigterm_are_answered_or_refused_never_cut_off(drain):
     after = [c for c in drain.calls if c.started >= 0]
     cut_off = [c for c in after if c.outcome not in {"200", "refused"}]
-    if cut_off:
-        # Known problem, reported rather than hidden. Kept-alive connections are answered
-        # with "Connection: close" (gunicorn's gthread drain), but a client that reconnects
-        # in the ~0.1 s before a worker closes its SO_REUSEPORT listener lands in that
-        # listener's accept queue, and the kernel resets the queued connections when it
-        # closes: the request is cut off instead of refused. In Kubernetes the preStop
-        # sleep takes the pod out of the Service's endpoints before SIGTERM; here nothing
-        # stops the clients from reconnecting.
-        pytest.xfail(
-            f"{len(cut_off)} of {len(after)} requests sent after SIGTERM were cut off "
-            f"({', '.join(sorted({c.outcome for c in cut_off}))}): {drain.summary()}"
-        )
+    # Kept-alive connections are answered with "Connection: close"; a client reconnecting
+    # meanwhile is refused, never accepted into a listener's queue and then reset
+    # (service/gunicorn_worker.py closes each worker's listener as its drain begins).
+    assert cut_off == [], drain.summary()
