@@ -66,7 +66,13 @@ def coerce(spec: TensorSpec, value: np.ndarray) -> np.ndarray:
         if value.dtype.kind != "O":
             value = value.astype(object)
     elif value.dtype != spec.dtype:
-        if value.dtype.kind in "OSU" or (value.dtype.kind == "f" and spec.dtype.kind in "iub"):
+        # casts that lose the meaning are refused: text to numbers, fractions to integers,
+        # and booleans to numbers (true would run as 1.0)
+        if (
+            value.dtype.kind in "OSU"
+            or (value.dtype.kind == "f" and spec.dtype.kind in "iub")
+            or (value.dtype.kind == "b") != (spec.dtype.kind == "b")
+        ):
             raise InvalidInput(
                 f"input '{spec.name}' expects {spec.describe()}, got values of type "
                 f"{_kind_name(value)}"
