@@ -35,6 +35,15 @@ def task_of(model: ServedModel, kind: type):
     return task
 
 
+def _only(body: dict, *options: str) -> None:
+    """Refuse keys the verb does not take: a misspelt option must not be ignored."""
+    unknown = sorted(set(body) - {"instances", *options})
+    if unknown:
+        raise InvalidInput(
+            f"unknown key(s) {unknown}; this verb takes {sorted({'instances', *options})}"
+        )
+
+
 def _instances(body: dict) -> list | np.ndarray:
     instances = body.get("instances")
     if isinstance(instances, np.ndarray):  # numbers parsed straight to numpy: never empty
@@ -56,6 +65,7 @@ def classify(
 ) -> list:
     """Top-k ``[label, score]`` pairs per instance (TF Serving's ``results`` shape)."""
     task: ClassificationTask = task_of(model, ClassificationTask)
+    _only(body, "k")
     k = _int_param(body, "k", min(5, len(task.labels)), 1, len(task.labels))
     instances = _instances(body)
     if task.input_kind == "text":
@@ -118,6 +128,7 @@ def forecast(
 ) -> list:
     """The next ``steps`` values (1..horizon) after each history window."""
     task: ForecastingTask = task_of(model, ForecastingTask)
+    _only(body, "steps")
     steps = _int_param(body, "steps", task.horizon, 1, task.horizon)
     histories = []
     for i, history in enumerate(_instances(body)):
@@ -142,6 +153,7 @@ def forecast(
 def detect(plane: DataPlane, model: ServedModel, body: dict, deadline: float | None = None) -> list:
     """Per instance: anomaly score, threshold (overridable), verdict, optional explanation."""
     task: AnomalyTask = task_of(model, AnomalyTask)
+    _only(body, "threshold", "explain")
     threshold = body.get("threshold", task.threshold)
     if (
         not isinstance(threshold, int | float)

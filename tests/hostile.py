@@ -101,7 +101,37 @@ def v1_cases() -> list[Case]:
         return Case(kind, "POST", url, j(body), status, says)
 
     return [
-        bad("predict: neither instances nor inputs", P, {"x": 1}, "exactly one of 'instances'"),
+        bad("predict: neither instances nor inputs", P, {}, "exactly one of 'instances'"),
+        bad(
+            "predict: an unknown key",
+            P,
+            {"instances": [IMAGE], "instance": 1},
+            "unknown key(s) ['instance'] in the predict body",
+        ),
+        bad(
+            "predict: a NUL in a key",
+            P,
+            {"instances\u0000": [IMAGE]},
+            "unknown key(s) ['instances\\x00']",
+        ),
+        bad(
+            "classify: a misspelt option",
+            CLASSIFY_DIGITS,
+            {"instances": [IMAGE], "kk": 2},
+            "unknown key(s) ['kk']; this verb takes ['instances', 'k']",
+        ),
+        bad(
+            "forecast: a misspelt option",
+            FORECAST,
+            {"instances": [HISTORY], "step": 2},
+            "unknown key(s) ['step']",
+        ),
+        bad(
+            "detect: a misspelt option",
+            DETECT,
+            {"instances": [FEATURES], "explains": True},
+            "unknown key(s) ['explains']",
+        ),
         bad(
             "predict: both instances and inputs",
             P,

@@ -45,7 +45,10 @@ def parse_tensor_json(body: bytes) -> dict:
         return _parse_object_slowly(body)  # its message says what is wrong with the body
     if not isinstance(document, simdjson.Object):
         return _parse_object_slowly(body)
-    value = _convert_object(document)
+    try:
+        value = _convert_object(document)
+    except KeyError:  # a key holding a NUL: simdjson looks keys up as C strings
+        return _parse_object_slowly(body)
     check_depth(value)
     return value
 
@@ -75,7 +78,10 @@ def _convert(value: object) -> object:
 
 
 def _convert_object(obj: simdjson.Object) -> dict:
-    return {key: _convert(obj[key]) for key in obj.keys()}  # noqa: SIM118 - items() deep-copies
+    keys = list(obj.keys())
+    if any("\x00" in key for key in keys):  # looked up as C strings: "a\x00" finds "a"
+        raise KeyError("a key holds a NUL")
+    return {key: _convert(obj[key]) for key in keys}  # items() would deep-copy
 
 
 def _convert_array(array: simdjson.Array) -> object:
