@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -186,3 +187,84 @@ def test_grpc_overload_and_deadlines(slow_repo, live_server):
     # the server itself answered the late call with DEADLINE_EXCEEDED (not just the client)
     assert statuses.get("DEADLINE_EXCEEDED") == 1, statuses
     assert statuses.get("RESOURCE_EXHAUSTED", 0) == codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def _worker_rss_kib(server) -> int:
+    """Resident memory of the server's one gunicorn worker (the master's child)."""
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    (pid,) = children.read_text().split()
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+
+
+def test_four_times_the_sustainable_rate_for_a_minute(slow_repo, live_server):
+    """Open-loop load at 4x what one worker sustains: accepted requests keep a bounded p99,
+    refusals come at once, memory stays flat, and the server recovers as soon as it ends."""
+    server = live_server(slow_repo, workers=1, env={"SERVING_GRPC_PORT": "0"})
+    url = server.url + "/v1/models/slow:predict"
+    session = requests.Session()
+    calls = [session.post(url, json=BODY, timeout=30) for _ in range(5)]
+    assert {c.status_code for c in calls} == {200}
+    started = time.monotonic()
+    for _ in range(10):
+        session.post(url, json=BODY, timeout=30)
+    call_s = (time.monotonic() - started) / 10  # one request at a time, HTTP included
+
+    def closed_loop(_) -> int:  # what it sustains: 4 clients, each sending when answered
+        own, done, until = requests.Session(), 0, time.monotonic() + 5
+        while time.monotonic() < until:
+            done += own.post(url, json=BODY, timeout=30).status_code == 200
+        return done
+
+    with ThreadPoolExecutor(4) as pool:
+        sustainable = sum(pool.map(closed_loop, range(4))) / 5
+    rate = 4 * sustainable
+    duration_s = 60
+    results: list[tuple[float, int, float]] = []  # (sent at, status, latency)
+    lock = threading.Lock()
+    local = threading.local()
+
+    def send(sent_at: float) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        began = time.monotonic()
+        status = local.session.post(url, json=BODY, timeout=30).status_code
+        with lock:
+            results.append((sent_at, status, time.monotonic() - began))
+
+    rss = {}
+    with ThreadPoolExecutor(64) as pool:
+        begin = time.monotonic()
+        n = 0
+        while (now := time.monotonic()) < begin + duration_s:
+            due = begin + n / rate
+            if due > now:
+                time.sleep(due - now)
+            pool.submit(send, time.monotonic() - begin)
+            n += 1
+            if n == int(rate * 10):
+                rss["after warm-up"] = _worker_rss_kib(server)
+        rss["at the end"] = _worker_rss_kib(server)
+    recovered_at = time.monotonic()
+    recovery = session.post(url, json=BODY, timeout=30)
+    recovery_s = time.monotonic() - recovered_at
+
+    accepted = np.array([lat for _, status, lat in results if status == 200])
+    refused = np.array([lat for _, status, lat in results if status == 429])
+    other = sorted({status for _, status, _ in results} - {200, 429})
+    queue_bound_s = (BATCHING["max_enqueued_batches"] + 2) * call_s  # queued, running, own
+    summary = (
+        f"offered {len(results)} at {rate:.0f}/s (4 x {sustainable:.0f}/s) for {duration_s}s "
+        f"(one call {call_s * 1e3:.0f} ms): {len(accepted)} accepted, "
+        f"p99 {np.percentile(accepted, 99) * 1e3:.0f} ms; "
+        f"{len(refused)} refused, p99 {np.percentile(refused, 99) * 1e3:.1f} ms; RSS {rss}; "
+        f"recovery {recovery_s * 1e3:.0f} ms"
+    )
+    print(summary)
+    assert other == [], summary
+    assert len(refused) > len(accepted), summary  # it really was overloaded
+    assert len(accepted) > 0.6 * duration_s * sustainable, summary  # and served at its pace
+    assert np.percentile(accepted, 99) < 3 * queue_bound_s, summary
+    assert np.percentile(refused, 99) < call_s, summary  # a refusal never waits for the model
+    assert rss["at the end"] < 1.05 * rss["after warm-up"], summary
+    assert recovery.status_code == 200 and recovery_s < 3 * call_s, summary
