@@ -57,3 +57,26 @@ def test_hostile_input_gets_a_clear_4xx_then_a_good_answer(client, case):
 def test_the_catalogue_has_200_distinct_kinds():
     kinds = [case.kind for case in CATALOGUE]
     assert len(set(kinds)) == len(kinds) >= 200
+
+
+def test_load_errors_show_no_server_paths(tiny_models, tmp_path):
+    """A half-copied version's TensorFlow error names its files: clients see them relative
+    to the repository, never where the repository lives on the server."""
+    import shutil
+
+    from service.settings import Settings
+    from tests.conftest import serving_app
+
+    repo = tmp_path / "secret-place" / "repo"
+    (repo / "half" / "1").mkdir(parents=True)
+    shutil.copy(tiny_models / "digits" / "1" / "saved_model.pb", repo / "half" / "1")
+    with serving_app(Settings(model_repository=repo, poll_interval_s=0, grpc_port=0)) as app:
+        client = app.test_client()
+        answers = [
+            client.get("/v1/models/half").get_data(as_text=True),
+            client.get("/readyz").get_data(as_text=True),
+            client.get("/v2/health/ready").get_data(as_text=True),
+        ]
+    for answer in answers:
+        assert "<repository>/half/1/variables" in answer, answer
+        assert "secret-place" not in answer and str(tmp_path) not in answer, answer
