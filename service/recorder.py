@@ -134,11 +134,10 @@ class RequestRecorder:
         )
         if quiet and not failed:
             return
-        fields = {"request_id": record.request_id, "method": method}
-        if path is not None:
-            fields["path"] = path
         access_log.record(
-            **fields,
+            request_id=record.request_id,
+            method=method,
+            **({"path": path} if path is not None else {}),
             status=status,
             model=record.model,
             version=record.version,

@@ -49,7 +49,7 @@ def model_url(rest: str):
         raise MethodNotAllowed(f"POST is not allowed on /v1/models/{rest}")
     if url.verb == "predict":
         record.relabel(endpoint="predict")
-        return predict(url)
+        return predict(url, record.deadline)
     if url.verb in TASK_VERBS:
         record.relabel(api="task", endpoint=url.verb)
         return TASK_VERBS[url.verb](url)
@@ -94,7 +94,7 @@ def metadata(url: ModelUrl):
     return json_response(body)
 
 
-def predict(url: ModelUrl):
+def predict(url: ModelUrl, deadline: float | None):
     body = parse_tensor_json(request_body())
     model = resolve(url.name, url.version, url.label)
     signature_name = body.get("signature_name")
@@ -102,7 +102,5 @@ def predict(url: ModelUrl):
         raise InvalidInput("'signature_name' must be a string")
     signature = model.signature(signature_name)
     inputs, row_format = decode_predict(body, signature.inputs)
-    result = dataplane().infer(
-        InferRequest(model, inputs, signature.name, deadline=current_record().deadline)
-    )
+    result = dataplane().infer(InferRequest(model, inputs, signature.name, deadline=deadline))
     return json_response(encode_outputs(result.outputs, row_format))
