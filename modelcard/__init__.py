@@ -21,7 +21,7 @@ from modelcard.card import (
     TensorDescription,
     json_schema,
 )
-from modelcard.layout import is_complete_version, version_dirs, version_number
+from modelcard.layout import is_complete_version, parse_version, version_dirs, version_number
 
 __all__ = [
     "CARD_FILE",
@@ -39,6 +39,7 @@ __all__ = [
     "TensorDescription",
     "is_complete_version",
     "json_schema",
+    "parse_version",
     "version_dirs",
     "version_number",
 ]

@@ -16,10 +16,14 @@ _VERSION_NAME = re.compile(r"[0-9]+")
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
+def parse_version(text: str) -> int | None:
+    """The version number ``text`` spells (plain ASCII decimal), or None."""
+    return int(text) if _VERSION_NAME.fullmatch(text) else None
+
+
 def version_number(path: Path) -> int | None:
     """The version a directory name stands for, or None if it is not a version directory."""
-    name = Path(path).name
-    return int(name) if _VERSION_NAME.fullmatch(name) else None
+    return parse_version(Path(path).name)
 
 
 def is_complete_version(path: Path) -> bool:

@@ -51,3 +51,22 @@ def tf_name(tf_enum: int) -> str:
     """``DT_FLOAT`` for 1; an enum this table lacks is shown as its number."""
     dtype = BY_TF_ENUM.get(tf_enum)
     return dtype.tf_name if dtype is not None else f"dtype {tf_enum}"
+
+
+# The Open Inference Protocol's datatypes in the order its specification lists them.
+V2_DATATYPES = (
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BF16",
+    "BYTES",
+)

@@ -895,6 +895,18 @@ def url_cases() -> list[Case]:
             404,
             "version '1.5' of model 'digits' is not available",
         ),
+        get(
+            "v2: a superscript digit as the version",
+            "/v2/models/digits/versions/%C2%B2",
+            404,
+            "version '²' of model 'digits' is not available",
+        ),
+        get(
+            "console: a superscript digit as the version",
+            "/console/models/digits?version=%C2%B2",
+            404,
+            "is not a version number",
+        ),
         get("v2: unknown model ready", "/v2/models/nope/ready", 404, "model 'nope' not found"),
         get("v2: GET infer", "/v2/models/digits/infer", 405, "method GET is not allowed"),
         get("v2: POST health", "/v2/health/live", 405, "method POST is not allowed", method="POST"),

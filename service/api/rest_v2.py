@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, request
 
-from modelcard import ClassificationTask
+from modelcard import ClassificationTask, parse_version
 from service.codecs import v2
 from service.codecs.json_body import parse_json_object
 from service.dataplane import InferRequest
@@ -46,9 +46,10 @@ def server_version() -> str:
 def _version(name: str, version: str | None) -> int | None:
     if version is None:
         return None
-    if not version.isdigit():
+    number = parse_version(version)
+    if number is None:
         raise VersionNotFound(f"version '{version}' of model '{name}' is not available")
-    return int(version)
+    return number
 
 
 def _resolve(name: str, version: str | None) -> ServedModel:

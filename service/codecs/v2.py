@@ -29,26 +29,8 @@ from service.signature import TensorSpec
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
-# The protocol's datatypes in the order its specification lists them (error messages).
-DATATYPES: dict[str, np.dtype] = {
-    name: dtypes.BY_V2[name].numpy
-    for name in (
-        "BOOL",
-        "UINT8",
-        "UINT16",
-        "UINT32",
-        "UINT64",
-        "INT8",
-        "INT16",
-        "INT32",
-        "INT64",
-        "FP16",
-        "FP32",
-        "FP64",
-        "BF16",
-        "BYTES",
-    )
-}
+# In the order the specification lists them (error messages name them so).
+DATATYPES: dict[str, np.dtype] = {name: dtypes.BY_V2[name].numpy for name in dtypes.V2_DATATYPES}
 
 _UNSUPPORTED_PARAMETERS = (
     "shared_memory_region",

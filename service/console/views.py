@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, send_file
 
-from modelcard import REPORT_DIR, ModelCard
+from modelcard import REPORT_DIR, ModelCard, parse_version
 from service.console import stats
 from service.dataplane import ModelSummary
 from service.errors import ModelNotFound, NotFound, ServingError
@@ -34,9 +34,10 @@ _REPORT_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.png")
 def _version_number(name: str, version: str | None) -> int | None:
     if version is None:
         return None
-    if not version.isdigit():
+    number = parse_version(version)
+    if number is None:
         raise NotFound(f"version '{version}' of model '{name}' is not a version number")
-    return int(version)
+    return number
 
 
 def _latest_card(name: str) -> ModelCard | None:

@@ -7,24 +7,10 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, RootModel
 
+from service import dtypes
 from service.api.schemas.common import Body
 
-Datatype = Literal[
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BF16",
-    "BYTES",
-]
+Datatype = Literal[dtypes.V2_DATATYPES]  # the protocol's datatype names
 # Row-major data, flat or nested: numbers, booleans or strings (BYTES).
 TensorData = list[float | int | bool | str | list]
 
