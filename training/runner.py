@@ -228,7 +228,8 @@ def build_card(result: RunResult, version: int, saved_model_dir: Path) -> ModelC
 def export(
     result: RunResult, models_dir: Path, *, keep: int | None = None, report: bool = True
 ) -> RunResult:
-    """Publish ``result`` as the next version of its model, with card, metrics and plots."""
+    """Publish ``result`` as the next version of its model, with card, metrics and (unless
+    ``report=False``, which tests use for speed) the report: plots and ``report/index.html``."""
 
     def write(tmp: Path, version: int) -> None:
         result.serving_model.export(str(tmp), verbose=False)
@@ -238,22 +239,27 @@ def export(
             json.dumps({"metrics": result.metrics, "history": result.history}, indent=2) + "\n"
         )
         if report:
-            write_report(result, tmp / REPORT_DIR)
+            write_report(result, tmp / REPORT_DIR, card)
 
     version, path = export_version(Path(models_dir) / result.pipeline.name, write, keep=keep)
     result.version, result.version_dir = version, path
     return result
 
 
-def write_report(result: RunResult, out_dir: Path) -> list[str]:
-    from training import report
+def write_report(result: RunResult, out_dir: Path, card: ModelCard) -> list[str]:
+    """The plots (learning curves, then the task's own) and the HTML page embedding them
+    with ``card``; returns the file names written into ``out_dir``."""
+    from training import html_report, report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [report.learning_curves(result.history, out_dir / "learning_curves.png")]
     files += result.pipeline.write_report(
         keras_predict_fn(result.serving_model), result.data, result.task, result.state, out_dir
     )
-    return files
+    floor = html_report.FloorVerdict(
+        result.pipeline.quality_floor_rule(result.metrics), list(result.floor_failures)
+    )
+    return [*files, html_report.write(card, floor, out_dir, files).name]
 
 
 def summary(result: RunResult) -> str:
