@@ -106,8 +106,12 @@ def fit(
     verbose: int = 1,
     tensorboard_dir: Path | None = None,
     strategy: Any = None,
+    progress: bool = False,
 ) -> RunResult:
     """Train and evaluate one model in memory.
+
+    ``verbose`` is Keras's (0 silent, 1 progress bars); ``progress`` prints one plain line
+    per epoch instead (:mod:`training.progress`), for logs and ``make run``.
 
     With a ``tf.distribute`` ``strategy`` (see :mod:`training.distributed`) the network is
     built and compiled in its scope, so ``fit`` splits each batch across its replicas;
@@ -142,6 +146,10 @@ def fit(
         )
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
+    if progress:
+        from training.progress import EpochLines
+
+        callbacks.append(EpochLines(pipeline.name, config.epochs))
     started = time.perf_counter()
     history = model.fit(
         prepared.x_train,
