@@ -38,7 +38,7 @@ def ready_line(
     rest_host, rest_port = rest
     base = f"http://{_host(_WILDCARDS.get(rest_host, rest_host))}:{rest_port}"
     noun = "model" if len(available) == 1 else "models"
-    parts = [f"serving {len(available)} {noun} from {repository}"]
+    parts = [f"serving {len(available)} {noun} from {str(repository).rstrip('/')}/"]
     if missing:
         parts.append(f" (not available, see the log: {', '.join(missing)})")
     parts.append(f": console {base}/  REST {base}/v1/models  ")

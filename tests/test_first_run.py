@@ -56,7 +56,7 @@ def test_launcher_prints_one_true_ready_line_and_no_tensorflow_notices(tiny_mode
     log = _wait_for(server.log_path, "Shutting down: Master", timeout=10)
     ready = [line for line in log.splitlines() if line.startswith("serving ")]
     assert ready == [
-        f"serving 4 models from {tiny_models}: console {base}/  REST {base}/v1/models  "
+        f"serving 4 models from {tiny_models}/: console {base}/  REST {base}/v1/models  "
         f"gRPC 127.0.0.1:{server.grpc_port}"
     ]
     # after both workers loaded their models: nothing of the start-up follows it
@@ -142,12 +142,12 @@ def _summary(name: str, *states: str) -> ModelSummary:
 def test_ready_line_says_what_is_true():
     models = [_summary("a", "AVAILABLE"), _summary("b", "END", "AVAILABLE")]
     assert ready_line(Path("models"), models, ("127.0.0.1", 8501), ("127.0.0.1", 8500)) == (
-        "serving 2 models from models: console http://127.0.0.1:8501/  "
+        "serving 2 models from models/: console http://127.0.0.1:8501/  "
         "REST http://127.0.0.1:8501/v1/models  gRPC 127.0.0.1:8500"
     )
     line = ready_line(Path("/m"), [*models[:1], _summary("broken", "END")], ("0.0.0.0", 1), None)
     assert line == (
-        "serving 1 model from /m (not available, see the log: broken): console "
+        "serving 1 model from /m/ (not available, see the log: broken): console "
         "http://127.0.0.1:1/  REST http://127.0.0.1:1/v1/models  gRPC off (SERVING_GRPC_PORT=0)"
         "  (listening on all interfaces, 0.0.0.0)"
     )
