@@ -17,6 +17,9 @@ from service.settings import load_settings
 
 def main() -> None:
     settings = load_settings()
+    # TensorFlow's C++ INFO lines (graph passes, thread pools) are for debugging it, not for
+    # serving; WARNING and above still show. As `python -m training` and the images do.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if settings.log_level != "DEBUG":
         from tfnoise import filter_stderr
 
