@@ -100,6 +100,32 @@ def test_filter_drops_the_notices_of_a_real_tensorflow_start_and_nothing_else(le
         assert len(filtered.splitlines()) == len(kept)  # nothing else was dropped
 
 
+def test_a_filtered_process_drains_the_filter_before_it_exits(tmp_path):
+    """Everything written before exit, an uncaught traceback included, is in the file and
+    the filter is gone the moment the process is: its exit waits for the filter."""
+    program = (
+        "import sys\nfrom tfnoise import filter_stderr\nprint(filter_stderr().pid)\n"
+        "for i in range(5000):\n    print(f'line {i} ' + 'x' * 60, file=sys.stderr)\n"
+        "raise RuntimeError('the last words')\n"
+    )
+    out = tmp_path / "stderr"
+    with out.open("wb") as sink:
+        proc = subprocess.run(
+            [sys.executable, "-c", program],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    with pytest.raises(ProcessLookupError):  # exited, and reaped by the process it served
+        os.kill(int(proc.stdout), 0)
+    lines = out.read_text().splitlines()
+    assert proc.returncode == 1
+    assert [line.split()[1] for line in lines[:5000]] == [str(i) for i in range(5000)]
+    assert lines[-1] == "RuntimeError: the last words"
+
+
 NOTICE = (
     b"I0000 00:00:1796145620.129343    2096 port.cc:153] oneDNN custom operations are on. "
     b"You may see slightly different numerical results.\n"

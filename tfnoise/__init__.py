@@ -18,6 +18,8 @@ Standard library only: the trainer and the server both use it, and neither impor
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import subprocess
@@ -80,22 +82,38 @@ def _write_all(fd: int, data: bytes) -> bool:
     return True
 
 
-def filter_stderr() -> subprocess.Popen:
+def filter_stderr() -> subprocess.Popen | None:
     """Make this process's fd 2 (and so its children's) a pipe through the filter process.
 
-    Call it first, before TensorFlow is imported; an ``exec`` afterwards keeps it.
+    Call it first, before TensorFlow is imported; an ``exec`` afterwards keeps it. At a
+    normal exit (after Python has printed any uncaught traceback) fd 2 is given back and
+    the filter is waited for, so nothing written is lost when the caller's output is read
+    the moment it exits. Not as PID 1 (a container's main process): when PID 1 exits the
+    kernel kills the rest of its namespace, the filter too, and its last lines with it.
     """
+    if os.getpid() == 1:
+        return None
     sys.stderr.flush()
+    real_stderr = os.dup(2)  # not inheritable: closed by an exec, kept for the exit
     root = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     process = subprocess.Popen(
         [sys.executable, "-m", "tfnoise"],
         stdin=subprocess.PIPE,
-        stdout=sys.__stderr__.fileno(),  # the real stderr, which only the filter keeps
-        stderr=sys.__stderr__.fileno(),
+        stdout=real_stderr,  # only the filter writes to the real stderr from now on
+        stderr=real_stderr,
         env={**os.environ, "PYTHONPATH": path},
     )
     assert process.stdin is not None
     os.dup2(process.stdin.fileno(), 2)
     process.stdin.close()  # fd 2 is now the pipe's only write end in this process
+
+    def give_back_and_drain() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(real_stderr, 2)  # closes the pipe's write end: the filter reads to EOF
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+    atexit.register(give_back_and_drain)
     return process
