@@ -68,6 +68,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 WORKDIR /app
 COPY pyproject.toml ./
 COPY modelcard/ modelcard/
+# `python -m training` and `python -m service` filter TensorFlow's start-up notices with it.
+COPY tfnoise/ tfnoise/
 RUN mkdir /models
 
 FROM runtime AS serving

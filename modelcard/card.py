@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 CARD_FILE = "model.json"
 METRICS_FILE = "metrics.json"
 REPORT_DIR = "report"
+# The self-contained HTML training report inside REPORT_DIR (plots embedded, no links out).
+REPORT_PAGE = "index.html"
 SCHEMA_VERSION = 1
 
 

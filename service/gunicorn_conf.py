@@ -60,11 +60,23 @@ def when_ready(server) -> None:
     )
 
 
+# Where workers record that they are ready, so the ready line is printed once per server
+# (service/ready.py); made by the master at start, inherited by every worker it forks.
+_ready_dir: str | None = None
+
+
 def on_starting(server) -> None:
+    global _ready_dir
     # Wiped at start, as prometheus_client's multiprocess docs require.
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
+    _ready_dir = tempfile.mkdtemp(prefix="serving-ready-")
+
+
+def on_exit(server) -> None:
+    if _ready_dir:
+        shutil.rmtree(_ready_dir, ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:
@@ -73,6 +85,24 @@ def post_worker_init(worker) -> None:
     from service.app import start_serving
 
     start_serving(worker.wsgi)
+    _announce_if_last_ready(worker)
+
+
+def _announce_if_last_ready(worker) -> None:
+    from service import ready
+
+    if _ready_dir is None or not ready.last_to_be_ready(_ready_dir, os.getpid(), workers):
+        return
+    app = worker.wsgi
+    grpc = app.extensions.get("grpc")
+    rest = worker.sockets[0].getsockname()[:2]  # what this worker really bound
+    line = ready.ready_line(
+        _settings.model_repository,
+        app.extensions["dataplane"].models(),
+        rest,
+        (_settings.host, grpc.port) if grpc is not None else None,
+    )
+    ready.announce(line)
 
 
 def child_exit(server, worker) -> None:

@@ -1,5 +1,6 @@
-"""A repository for the console and schema tests: the shared test models plus report plots,
-a symlink that tries to leave the version directory, a model named unlike any default
+"""A repository for the console and schema tests: the shared test models plus report plots
+and a training report page made by the real report code, symlinks that try to leave the
+version directory, a model named unlike any default
 (its panel must come from its card) and one without a card. Built in the test's own
 directory, never in the shared fixtures'."""
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from modelcard import REPORT_PAGE, ModelCard
 from tests.conftest import DIGITS_LABELS
 
 PLOT = "learning_curves.png"
@@ -27,6 +29,12 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
     (dest / "secret.png").write_bytes(b"not for clients")
     (report / ESCAPE).symlink_to(dest / "secret.png")
     (report / "notes.txt").write_text("not a plot")
+    _write_report_page(dest / "digits" / "1", PLOT)
+    # version 2's page is a symlink out of its directory: no page, for the console
+    planted = dest / "digits" / "2" / "report"
+    planted.mkdir()
+    (dest / "planted.html").write_text("<script>fetch('/v2/repository/index')</script>")
+    (planted / REPORT_PAGE).symlink_to(dest / "planted.html")
     shutil.copytree(dest / "sunspots", dest / RENAMED)
     # a card whose primary metric it never measured: the pages must still render
     card_file = dest / RENAMED / "1" / "model.json"
@@ -42,3 +50,17 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
         config["models"][name] = {"labels": {"stable": 1}}
     config_file.write_text(json.dumps(config))
     return dest
+
+
+def _write_report_page(version_dir: Path, *plots: str) -> None:
+    """The version's ``report/index.html``, as export writes it, from its card."""
+    from training import html_report
+    from training.pipelines import get_pipeline
+
+    card = ModelCard.read(version_dir)
+    metrics = card.metrics.model_dump()
+    pipeline = get_pipeline(card.name)
+    floor = html_report.FloorVerdict(
+        pipeline.quality_floor_rule(metrics), pipeline.quality_floor_failures(metrics)
+    )
+    html_report.write(card, floor, version_dir / "report", plots)

@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 
+from modelcard import REPORT_PAGE
 from service.console.stats import model_traffic
+from service.console.views import REPORT_PAGE_CSP
 from service.settings import Settings
 from tests.conftest import serving_app
 from tests.console_app import ESCAPE, PLAIN, PLOT, RENAMED, console_repository
@@ -90,9 +92,33 @@ def test_report_plot_is_served_from_the_version_directory(console_client, model_
     assert response.data.startswith(b"\x89PNG")
 
 
+def test_model_page_links_the_training_report_page(console_client):
+    html = console_client.get("/console/models/digits?version=1").get_data(as_text=True)
+    assert 'id="report-page" href="/console/models/digits/versions/1/report.html"' in html
+    # version 2's report/index.html is a symlink leaving the directory: no link
+    assert 'id="report-page"' not in console_client.get("/console/models/digits?version=2").text
+
+
+def test_training_report_page_is_served_from_the_version_directory(console_client):
+    response = console_client.get("/console/models/digits/versions/1/report.html")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.headers["Content-Security-Policy"] == REPORT_PAGE_CSP
+    assert "sandbox" in REPORT_PAGE_CSP and "script-src" not in REPORT_PAGE_CSP
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    path = console_client.application.extensions["dataplane"].model("digits", 1).path
+    assert response.data == (path / "report" / REPORT_PAGE).read_bytes()
+    assert b"Quality floor: " in response.data and b"data:image/png;base64," in response.data
+
+
 @pytest.mark.parametrize(
     ("url", "status", "message"),
     [
+        ("/console/models/nope/versions/1/report.html", 404, "model 'nope' not found"),
+        ("/console/models/digits/versions/x/report.html", 404, "not a version number"),
+        ("/console/models/digits/versions/7/report.html", 404, "version 7"),
+        ("/console/models/digits/versions/2/report.html", 404, "has no training report page"),
+        ("/console/models/digits/versions/1/report/index.html", 404, "not a report plot name"),
+        ("/console/models/digits/versions/1/report.html/..%2F..%2Fmodel.json", 404, ""),
         (f"/console/models/nope/versions/1/report/{PLOT}", 404, "model 'nope' not found"),
         (f"/console/models/digits/versions/x/report/{PLOT}", 404, "not a version number"),
         (f"/console/models/digits/versions/7/report/{PLOT}", 404, "version 7"),

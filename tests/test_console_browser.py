@@ -177,6 +177,24 @@ def test_model_page_shows_card_and_report_plot(page, server):
     page.screenshot("console-model")
 
 
+def test_training_report_page_opens_from_the_console_and_fetches_nothing(page, server):
+    page.goto("/console/models/digits?version=1")
+    requested: list[str] = []
+    page.page.on("request", lambda r: requested.append(r.url))
+    with page.page.expect_navigation(wait_until="networkidle"):
+        page.page.click("#report-page")
+    report = server.url + "/console/models/digits/versions/1/report.html"
+    assert page.page.url == report
+    # the page itself, and nothing else: its plots are data: URIs, it has no icon to fetch
+    assert [url for url in requested if not url.startswith("data:")] == [report]
+    assert page.page.inner_text("#floor").startswith("Quality floor: ")
+    drawn = page.page.locator("img").evaluate_all(
+        "imgs => imgs.map(i => i.complete && i.naturalWidth)"
+    )
+    assert drawn == [120]  # the version's one plot, decoded from its data: URI
+    page.screenshot("console-report-page")
+
+
 def test_docs_page_renders_every_operation(page, server):
     page.goto("/docs")
     page.page.wait_for_selector(".opblock", timeout=20_000)

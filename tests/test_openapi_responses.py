@@ -119,6 +119,10 @@ CASES = [
      f"/console/models/digits/versions/1/report/{PLOT}", None, 200),
     ("/console/models/{name}/versions/{version}/report/{filename}", "GET",
      "/console/models/digits/versions/1/report/model.json", None, 404),
+    ("/console/models/{name}/versions/{version}/report.html", "GET",
+     "/console/models/digits/versions/1/report.html", None, 200),
+    ("/console/models/{name}/versions/{version}/report.html", "GET",
+     "/console/models/digits/versions/2/report.html", None, 404),
     ("/console/static/{filename}", "GET", "/console/static/console.css", None, 200),
 ]  # fmt: skip
 

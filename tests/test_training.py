@@ -237,7 +237,7 @@ def test_cli_trains_exports_and_reports(tmp_path):
     assert card.training["optimizer"] == "rmsprop" and card.training["batch_norm"] is True
     assert card.training["l2"] == 1e-4 and card.training["dropout"] == 0.3
     report = sorted(p.name for p in (version_dir / "report").iterdir())
-    assert report == ["confusion_matrix.png", "learning_curves.png"]
+    assert report == ["confusion_matrix.png", "index.html", "learning_curves.png"]
     assert (version_dir / "metrics.json").exists()
     assert any((tmp_path / "tb").rglob("events.out.tfevents*"))
 

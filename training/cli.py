@@ -28,7 +28,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=5,
         help="keep at most this many versions per model (default: %(default)s)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="one line per epoch instead of Keras progress bars (for logs and make run)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip the PNG plots")
 
 
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 keep=args.keep,
                 verbose=verbose,
                 report=not args.no_report,
+                progress=args.quiet,
             )
             print(decision)
         return 0
@@ -175,9 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not names:
         print(f"every default model is already in {args.models_dir}")
-    for name in names:
+    elif args.command == "defaults":
+        print(
+            f"training {len(names)} default model{'s' if len(names) > 1 else ''} into "
+            f"{args.models_dir}/: {', '.join(names)} (a few minutes on 2 CPU cores)",
+            flush=True,
+        )
+    for number, name in enumerate(names, 1):
+        config = _config(name, args)
+        print(f"\n[{number}/{len(names)}] {_heading(name, config)}", flush=True)
         tensorboard = getattr(args, "tensorboard", None)
-        result = runner.fit(name, _config(name, args), verbose=verbose, tensorboard_dir=tensorboard)
+        result = runner.fit(
+            name, config, verbose=verbose, tensorboard_dir=tensorboard, progress=args.quiet
+        )
         runner.export(result, args.models_dir, keep=args.keep, report=not args.no_report)
-        print(runner.summary(result))
+        print(runner.summary(result), flush=True)
     return 0
+
+
+def _heading(name: str, config) -> str:
+    """What is about to train: ``digits (cnn): up to 25 epochs (stops after 6 without a
+    better val_loss)``."""
+    from training.pipelines import get_pipeline
+
+    stop = f" (stops after {config.patience} without a better val_loss)" if config.patience else ""
+    return f"{name} ({get_pipeline(name).architecture}): up to {config.epochs} epochs{stop}"

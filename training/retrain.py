@@ -52,9 +52,10 @@ def retrain(
     keep: int | None = None,
     verbose: int = 1,
     report: bool = True,
+    progress: bool = False,
 ) -> Decision:
     """Train a challenger for ``name``; export it if it is no worse than the newest version."""
-    result = runner.fit(name, config, verbose=verbose)
+    result = runner.fit(name, config, verbose=verbose, progress=progress)
     pipeline = result.pipeline
     versions = list_versions(Path(models_dir) / name)
     current_score: float | None = None

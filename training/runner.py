@@ -106,8 +106,12 @@ def fit(
     verbose: int = 1,
     tensorboard_dir: Path | None = None,
     strategy: Any = None,
+    progress: bool = False,
 ) -> RunResult:
     """Train and evaluate one model in memory.
+
+    ``verbose`` is Keras's (0 silent, 1 progress bars); ``progress`` prints one plain line
+    per epoch instead (:mod:`training.progress`), for logs and ``make run``.
 
     With a ``tf.distribute`` ``strategy`` (see :mod:`training.distributed`) the network is
     built and compiled in its scope, so ``fit`` splits each batch across its replicas;
@@ -142,6 +146,10 @@ def fit(
         )
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
+    if progress:
+        from training.progress import EpochLines
+
+        callbacks.append(EpochLines(pipeline.name, config.epochs))
     started = time.perf_counter()
     history = model.fit(
         prepared.x_train,
@@ -228,7 +236,8 @@ def build_card(result: RunResult, version: int, saved_model_dir: Path) -> ModelC
 def export(
     result: RunResult, models_dir: Path, *, keep: int | None = None, report: bool = True
 ) -> RunResult:
-    """Publish ``result`` as the next version of its model, with card, metrics and plots."""
+    """Publish ``result`` as the next version of its model, with card, metrics and (unless
+    ``report=False``, which tests use for speed) the report: plots and ``report/index.html``."""
 
     def write(tmp: Path, version: int) -> None:
         result.serving_model.export(str(tmp), verbose=False)
@@ -238,22 +247,27 @@ def export(
             json.dumps({"metrics": result.metrics, "history": result.history}, indent=2) + "\n"
         )
         if report:
-            write_report(result, tmp / REPORT_DIR)
+            write_report(result, tmp / REPORT_DIR, card)
 
     version, path = export_version(Path(models_dir) / result.pipeline.name, write, keep=keep)
     result.version, result.version_dir = version, path
     return result
 
 
-def write_report(result: RunResult, out_dir: Path) -> list[str]:
-    from training import report
+def write_report(result: RunResult, out_dir: Path, card: ModelCard) -> list[str]:
+    """The plots (learning curves, then the task's own) and the HTML page embedding them
+    with ``card``; returns the file names written into ``out_dir``."""
+    from training import html_report, report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [report.learning_curves(result.history, out_dir / "learning_curves.png")]
     files += result.pipeline.write_report(
         keras_predict_fn(result.serving_model), result.data, result.task, result.state, out_dir
     )
-    return files
+    floor = html_report.FloorVerdict(
+        result.pipeline.quality_floor_rule(result.metrics), list(result.floor_failures)
+    )
+    return [*files, html_report.write(card, floor, out_dir, files).name]
 
 
 def summary(result: RunResult) -> str:

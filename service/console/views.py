@@ -1,4 +1,5 @@
-"""The console's routes: the model list, a model page, traffic stats and report plots.
+"""The console's routes: the model list, a model page, traffic stats, report plots and the
+training report page.
 
 Models are looked up through the data plane without naming them on the request's record
 (not :func:`service.http.resolve`), so viewing the console never counts as traffic of the
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, send_file
 
-from modelcard import REPORT_DIR, ModelCard, parse_version
+from modelcard import REPORT_DIR, REPORT_PAGE, ModelCard, parse_version
 from service.console import stats
 from service.dataplane import ModelSummary
 from service.errors import ModelNotFound, NotFound, ServingError
@@ -29,6 +30,11 @@ bp = Blueprint(
 
 # Plots the training report writes: plain names only, so no path can be smuggled in.
 _REPORT_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.png")
+# The training report page is self-contained (data: images, inline style). It comes from a
+# model directory, which anyone who can write the repository controls, so the browser is
+# told to run no script in it, fetch nothing and treat it as its own origin (sandbox): a
+# planted page can neither call this server's API as the console nor reach the network.
+REPORT_PAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
 
 def _version_number(name: str, version: str | None) -> int | None:
@@ -54,6 +60,16 @@ def plot_path(model: ServedModel, filename: str) -> Path | None:
     that directory."""
     if not _REPORT_FILE.fullmatch(filename):
         return None
+    return _inside_report(model, filename)
+
+
+def report_page_path(model: ServedModel) -> Path | None:
+    """The version's training report page (``report/index.html``), if it has one: a
+    regular file that (resolving any symlink) is still inside ``report/``."""
+    return _inside_report(model, REPORT_PAGE)
+
+
+def _inside_report(model: ServedModel, filename: str) -> Path | None:
     root = (Path(model.path) / REPORT_DIR).resolve()
     path = (root / filename).resolve()
     return path if path.parent == root and path.is_file() else None
@@ -97,6 +113,7 @@ def model_page(name: str) -> str:
         task=card.task.model_dump(mode="json") if card is not None else None,
         summary=_summary(name),
         plots=report_files(model),
+        has_report_page=report_page_path(model) is not None,
     )
 
 
@@ -116,3 +133,16 @@ def report_file(name: str, version: str, filename: str) -> Response:
     if path is None:
         raise NotFound(f"model '{name}' version {model.version} has no report plot '{filename}'")
     return send_file(path, mimetype="image/png", max_age=3600)
+
+
+@bp.get("/console/models/<name>/versions/<version>/report.html")
+def report_page(name: str, version: str) -> Response:
+    """The self-contained training report page of a loaded version, and nothing else."""
+    model = dataplane().model(name, _version_number(name, version))
+    path = report_page_path(model)
+    if path is None:
+        raise NotFound(f"model '{name}' version {model.version} has no training report page")
+    response = send_file(path, mimetype="text/html", max_age=3600)
+    response.headers["Content-Security-Policy"] = REPORT_PAGE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

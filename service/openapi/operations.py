@@ -178,6 +178,11 @@ def _ops_and_ui_operations() -> list[Operation]:
             ok=Content("image/png", "a PNG plot"), errors=(404, 503),
         ),
         Operation(
+            "get", "/console/models/{name}/versions/{version}/report.html",
+            "consoleReportPage", "The self-contained training report page of a loaded version",
+            ui, ok=HTML, errors=(404, 503),
+        ),
+        Operation(
             "get", "/console/static/{filename}", "consoleAsset", "The console's files", ui,
             ok=Content("*/*", "a static file"), errors=(404,),
         ),

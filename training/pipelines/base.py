@@ -118,6 +118,11 @@ class Pipeline(ABC, Generic[StateT]):
         Judged from the metrics alone: cached results carry no pipeline state."""
 
     @abstractmethod
+    def quality_floor_rule(self, metrics: dict[str, Any]) -> str:
+        """The floor in words, with the numbers it compares against (the training report
+        states it whether it was met or missed)."""
+
+    @abstractmethod
     def write_report(
         self,
         predict: PredictFn,

@@ -94,6 +94,9 @@ class ClassifierPipeline(Pipeline[ClassifierStateT]):
         floor, rule = self.accuracy_floor(metrics)
         return [] if accuracy >= floor else [f"accuracy {accuracy:.4f} < {rule}"]
 
+    def quality_floor_rule(self, metrics: dict[str, Any]) -> str:
+        return f"test accuracy >= {self.accuracy_floor(metrics)[1]}"
+
     def write_report(
         self,
         predict: PredictFn,

@@ -258,6 +258,13 @@ class SunspotsRNN(Pipeline[SunspotsState]):
                 failures.append(f"{key} {model[key]:.2f} > 0.8 x best naive {naive:.2f}")
         return failures
 
+    def quality_floor_rule(self, metrics: dict[str, Any]) -> str:
+        average = next(k for k in metrics["model"] if k.startswith("mae_avg_"))
+        return (
+            f"mae_1 and {average} each <= 0.8 x the better naive baseline "
+            "(last value or seasonal naive 11y) on the test years"
+        )
+
     def write_report(
         self,
         predict: PredictFn,

@@ -214,6 +214,10 @@ class TumorAutoencoder(Pipeline[TumorState]):
             failures.append(f"roc_auc {auc:.4f} < PCA reconstruction baseline {pca:.4f}")
         return failures
 
+    def quality_floor_rule(self, metrics: dict[str, Any]) -> str:
+        pca = metrics["baselines"]["pca_reconstruction"]["roc_auc"]
+        return f"test roc_auc >= 0.90 and >= the PCA reconstruction baseline ({pca:.4f})"
+
     def write_report(
         self,
         predict: PredictFn,
