@@ -48,7 +48,7 @@ class Traffic(threading.Thread):
         return [r for r in self.results if r[0] != 200]
 
 
-def _wait_for_version(traffic, version, since, timeout=5.0):
+def _wait_for_version(traffic, version, since, timeout=20.0):
     """Seconds until the last 10 responses all came from ``version``."""
     deadline = since + timeout
     while time.monotonic() < deadline:
@@ -81,10 +81,15 @@ def test_hot_reload_under_load(tiny_models, tmp_path, live_server):
         corrupt.mkdir()
         (corrupt / "saved_model.pb").write_bytes(b"\x00corrupt")
         os.rename(corrupt, repo / "digits" / "3")
-        time.sleep(2.0)
+        deadline = time.monotonic() + 20  # a poll (0.5 s) finds it, even on a busy machine
+        while time.monotonic() < deadline:
+            status = requests.get(server.url + "/v1/models/digits").json()["model_version_status"]
+            states = {s["version"]: s["state"] for s in status}
+            if states.get("3") == "END":
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
         assert all(r[1] == "digits/2" for r in traffic.results[-10:])
-        status = requests.get(server.url + "/v1/models/digits").json()["model_version_status"]
-        states = {s["version"]: s["state"] for s in status}
         assert states["2"] == "AVAILABLE" and states["3"] == "END"
         assert "failed to load digits version 3" in status[0]["status"]["error_message"]
     finally:
