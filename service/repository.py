@@ -24,7 +24,7 @@ from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.errors import ModelNotFound, Unavailable, VersionNotFound, summary
 from service.repository_config import RepositoryConfig, read_repository_config
-from service.served_model import ServedModel, load_version
+from service.served_model import ServedModel, collect_unloaded, load_version
 from service.session_runner import ThreadOptions
 
 log = logging.getLogger(__name__)
@@ -254,6 +254,8 @@ class ModelRepository:
             model.close()  # drains queued requests; in-flight callers hold their reference
             statuses[model.version] = VersionStatus(model.version, END)
             log.info("unloaded %s version %d", name, model.version)
+        if removed:
+            collect_unloaded()
         metrics.VERSIONS_LOADED.labels(name).set(len(loaded))
 
     def _loadable(self, name: str, on_disk: dict[int, Path]) -> list[int]:
