@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.traffic import Traffic, metric_samples, publish, worker_pids
+from tests.traffic import Traffic, metric_total, publish, wait_metric, worker_pids
 
 CLIENTS = 6
 
@@ -36,22 +36,6 @@ def _write_config(repo: Path, config: dict | str) -> None:
     tmp = repo / ".repository.json.tmp"
     tmp.write_text(text)
     os.replace(tmp, repo / "repository.json")
-
-
-def _total(url: str, name: str, **labels) -> float:
-    """A metric summed over every sample matching ``labels`` (all workers aggregated)."""
-    return sum(
-        value
-        for key, value in metric_samples(url, name).items()
-        if all((k, v) in key for k, v in labels.items())
-    )
-
-
-def _wait_metric(url: str, name: str, expected: float, timeout: float = 60, **labels) -> None:
-    deadline = time.monotonic() + timeout
-    while (value := _total(url, name, **labels)) != expected:
-        assert time.monotonic() < deadline, f"{name}{labels} = {value}, expected {expected}"
-        time.sleep(0.2)
 
 
 def _report(fault: str, traffic: Traffic, **figures) -> None:
@@ -86,7 +70,7 @@ def test_a_corrupt_version_never_displaces_the_serving_one(tiny_models, tmp_path
         (corrupt / "saved_model.pb").write_bytes(b"\x08\x01garbage, not a SavedModel")
         corrupt.rename(repo / "digits" / "2")
         # both workers tried it and failed
-        _wait_metric(server.url, "serving_model_load_failures_total", 2, model="digits")
+        wait_metric(server.url, "serving_model_load_failures_total", 2, model="digits")
         traffic.wait_requests(60)
     _report("corrupt version", traffic)
     assert traffic.versions() == {"digits/1": len(traffic.outcomes)}
@@ -109,10 +93,10 @@ def test_a_half_copied_version_is_retried_until_complete(tiny_models, tmp_path, 
         traffic.wait_requests(60)
         dst.mkdir()
         (dst / "saved_model.pb").write_bytes(graph[: len(graph) // 2])  # still being written
-        _wait_metric(server.url, "serving_model_load_failures_total", 2, model="digits")
+        wait_metric(server.url, "serving_model_load_failures_total", 2, model="digits")
         (dst / "saved_model.pb").write_bytes(graph)  # complete graph, variables/ not yet
         (dst / "variables").mkdir()
-        _wait_metric(server.url, "serving_model_load_failures_total", 4, model="digits")
+        wait_metric(server.url, "serving_model_load_failures_total", 4, model="digits")
         for extra in src.iterdir():  # the card and assets
             if extra.is_file() and extra.name != "saved_model.pb":
                 shutil.copy2(extra, dst / extra.name)
@@ -123,7 +107,7 @@ def test_a_half_copied_version_is_retried_until_complete(tiny_models, tmp_path, 
         took = traffic.wait_for_version("digits/2", since)
         traffic.wait_requests(30)
     _report("half-copied version", traffic, served_after_complete_s=round(took, 2))
-    assert _total(server.url, "serving_model_load_failures_total", model="digits") == 4
+    assert metric_total(server.url, "serving_model_load_failures_total", model="digits") == 4
     assert traffic.failures() == {}
 
 
@@ -250,13 +234,13 @@ def test_a_bad_config_edit_keeps_the_last_good_one(tiny_models, tmp_path, live_s
     path = "/v1/models/digits/labels/stable:predict"
     with Traffic(server.url, path, clients=CLIENTS) as traffic:
         traffic.wait_requests(60)
-        assert _total(server.url, errors) == 0
+        assert metric_total(server.url, errors) == 0
         _write_config(repo, '{"models": {"digits": {"labels": {"stable": 1}')  # cut short
-        _wait_metric(server.url, errors, 2)
+        wait_metric(server.url, errors, 2)
         dangling = json.loads(json.dumps(good))
         dangling["models"]["digits"]["labels"] = {"stable": 2, "canary": 7}
         _write_config(repo, dangling)
-        _wait_metric(server.url, errors, 4)
+        wait_metric(server.url, errors, 4)
         traffic.wait_requests(60)
         labels = requests.get(server.url + "/v1/models", timeout=10).json()["models"][0]["labels"]
         assert labels == {"stable": 1}  # not stable -> 2: the whole file was refused
@@ -267,7 +251,7 @@ def test_a_bad_config_edit_keeps_the_last_good_one(tiny_models, tmp_path, live_s
         took = traffic.wait_for_version("digits/2", since)
     _report("invalid repository.json, then a dangling label", traffic, relabel_s=round(took, 2))
     assert traffic.failures() == {}
-    assert _total(server.url, errors) == 4
+    assert metric_total(server.url, errors) == 4
     log = server.log_path.read_text()
     assert "keeping the previous repository config" in log
     assert "label 'canary' of model 'digits' points to version 7, which is not loaded" in log
@@ -293,8 +277,8 @@ def test_a_killed_worker_loses_only_its_in_flight_requests(tiny_models, tmp_path
     assert sum(lost.values()) <= CLIENTS and late == {}, lost  # one in flight per client at most
     assert all(kind.startswith("ConnectionError") for kind in lost), lost
     # the dead worker's gauges are gone (child_exit -> mark_process_dead), its counts are not
-    _wait_metric(server.url, "serving_requests_in_flight", 0, api="rest_v1")
-    assert _total(server.url, "serving_model_versions_loaded", model="digits") == 1
-    answered = _total(server.url, "serving_requests_total", model="digits", endpoint="predict")
+    wait_metric(server.url, "serving_requests_in_flight", 0, api="rest_v1")
+    assert metric_total(server.url, "serving_model_versions_loaded", model="digits") == 1
+    answered = metric_total(server.url, "serving_requests_total", endpoint="predict")
     served = traffic.counts()["200"]
     assert served <= answered <= served + sum(lost.values()), (answered, traffic.counts())

@@ -180,3 +180,20 @@ def metric_samples(url: str, name: str) -> dict[tuple, float]:
         for s in family.samples
         if s.name == name
     }
+
+
+def metric_total(url: str, name: str, **labels: str) -> float:
+    """A metric summed over every sample matching ``labels`` (all workers aggregated)."""
+    return sum(
+        value
+        for key, value in metric_samples(url, name).items()
+        if all((k, v) in key for k, v in labels.items())
+    )
+
+
+def wait_metric(url: str, name: str, expected: float, timeout: float = 60, **labels: str) -> None:
+    """Poll ``/metrics`` until the summed metric equals ``expected``."""
+    deadline = time.monotonic() + timeout
+    while (value := metric_total(url, name, **labels)) != expected:
+        assert time.monotonic() < deadline, f"{name}{labels} = {value}, expected {expected}"
+        time.sleep(0.2)
