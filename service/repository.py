@@ -232,14 +232,20 @@ class ModelRepository:
         if name not in self._status:
             metrics.model_discovered(name)
         statuses = self._status.setdefault(name, {})
-        loadable = self._loadable(name, on_disk)
-        wanted = set(cfg.version_policy.select(loadable))
         current = self._models.get(name, ModelState(name))
         loaded = dict(current.versions)
-        for version in sorted(wanted - set(loaded)):
-            model = self._load(name, version, on_disk[version], statuses)
-            if model is not None:
-                loaded[version] = model
+        attempted: set[int] = set()
+        # A version that fails gives its place to the next one the policy would pick, in
+        # this scan: at start, latest 1 with a broken newest version serves the one before
+        # it at once, instead of no version until the next poll.
+        while todo := sorted(
+            set(cfg.version_policy.select(self._loadable(name, on_disk))) - set(loaded) - attempted
+        ):
+            for version in todo:
+                attempted.add(version)
+                model = self._load(name, version, on_disk[version], statuses)
+                if model is not None:
+                    loaded[version] = model
         # The policy is re-applied over what actually loaded: if the newest version failed,
         # the version it would have replaced is still the policy's pick and keeps serving.
         keep = set(cfg.version_policy.select([v for v in loaded if v in on_disk]))
