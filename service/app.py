@@ -20,6 +20,7 @@ from service.batching import BatchingOptions
 from service.dataplane import DataPlane
 from service.logs import configure_logging
 from service.repository import ModelRepository
+from service.served_model import freeze_long_lived_objects
 from service.session_runner import ThreadOptions
 from service.settings import Settings, load_settings
 
@@ -79,6 +80,8 @@ def start_serving(app: Flask) -> None:
 
         # stops itself at exit, draining its calls
         app.extensions["grpc"] = grpc_server.start(settings, app.extensions["dataplane"])
+    # TensorFlow, the first models and gRPC are loaded: out of the GC's scans for good
+    freeze_long_lived_objects()
 
 
 def drain(app: Flask) -> None:

@@ -364,6 +364,15 @@ class Batcher:
                 self._run_batch(self._merge(batch, rows, padded)), rows, padded
             )
         except BaseException as exc:  # every waiter must wake up, whatever went wrong
+            if isinstance(exc, InvalidInput) and len({id(item.req) for item in batch}) > 1:
+                # The model refused the data of a batch that merges several requests (e.g. an
+                # assertion in the graph on one row): a client whose rows were valid must not
+                # get another client's 400. Run each request alone, so only the culprit
+                # fails; one model call per request, on this path only.
+                for item in batch:
+                    if not item.req.finished:
+                        self._execute([item], waited)
+                return
             for item in batch:
                 self._deliver(item, None, exc)
         else:

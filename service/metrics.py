@@ -92,6 +92,11 @@ MODEL_LOAD_LATENCY = Histogram(
     ["model"],
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
+CONFIG_ERRORS = Counter(
+    "serving_repository_config_errors_total",
+    "Repository config files refused (invalid, or a label on a version not loaded); the "
+    "last good config stays in force. Counted once per distinct error, per worker.",
+)
 VERSIONS_LOADED = Gauge(
     "serving_model_versions_loaded",
     "Versions currently loaded (per worker; max across them).",

@@ -10,7 +10,9 @@ status and never displaces a healthy one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.errors import ModelNotFound, Unavailable, VersionNotFound, summary
 from service.repository_config import RepositoryConfig, read_repository_config
-from service.served_model import ServedModel, load_version
+from service.served_model import ServedModel, collect_unloaded, load_version
 from service.session_runner import ThreadOptions
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class ModelRepository:
         self._admin = admin_state or AdminState(None)
         self._reloads_seen: dict[str, int] = {}
         self._config = RepositoryConfig()
+        self.config_error: str | None = None  # why the config file was refused, if it is
         self._lock = threading.RLock()  # serialises scans, loads and admin operations
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -167,16 +170,52 @@ class ModelRepository:
     def scan(self) -> None:
         """Reconcile loaded versions with the directory tree and the config file once."""
         with self._lock:
-            try:
-                self._config = read_repository_config(self.config_path)
-            except ValueError as exc:
-                log.error("%s; keeping the previous repository config", exc)
             self._apply_admin_state()
             on_disk = self._discover()
+            self._config = self._next_config(on_disk)
             for name in sorted(set(on_disk) | set(self._models) | set(self._status)):
                 if name in self._unloaded_by_request:
                     continue
                 self._reconcile(name, on_disk.get(name, {}))
+
+    def _next_config(self, on_disk: dict[str, dict[int, Path]]) -> RepositoryConfig:
+        """The config file if it is valid as a whole, else the last good one.
+
+        A label must point at a version that serves once this scan is done (loaded, or on
+        disk and picked by the new policy), as TF Serving refuses a label on a version it
+        has not loaded: a config that breaks this is refused whole, so a typo in one label
+        cannot leave clients of every other label on a dangling name. A refusal is logged
+        and counted once per distinct error (the file is re-read on every poll).
+        """
+        try:
+            config = read_repository_config(self.config_path)
+            dangling = self._dangling_labels(config, on_disk)
+            if dangling:
+                raise ValueError(f"invalid repository config {self.config_path}: {dangling}")
+        except ValueError as exc:
+            if str(exc) != self.config_error:
+                log.error("%s; keeping the previous repository config", exc)
+                metrics.CONFIG_ERRORS.inc()
+            self.config_error = str(exc)
+            return self._config
+        self.config_error = None
+        return config
+
+    def _dangling_labels(
+        self, config: RepositoryConfig, on_disk: dict[str, dict[int, Path]]
+    ) -> str:
+        """Labels of ``config`` that would point at no serving version ('' if none)."""
+        problems = []
+        for name, own in sorted(config.models.items()):
+            loadable = self._loadable(name, on_disk.get(name, {}))
+            serving = set(config.for_model(name).version_policy.select(loadable))
+            problems += [
+                f"label '{label}' of model '{name}' points to version {version}, which is "
+                "not loaded (not on disk, failed to load, or outside the version policy)"
+                for label, version in sorted(own.labels.items())
+                if version not in serving
+            ]
+        return "; ".join(problems)
 
     def _discover(self) -> dict[str, dict[int, Path]]:
         found: dict[str, dict[int, Path]] = {}
@@ -193,14 +232,20 @@ class ModelRepository:
         if name not in self._status:
             metrics.model_discovered(name)
         statuses = self._status.setdefault(name, {})
-        loadable = [v for v, p in on_disk.items() if self._failed.get((name, v)) != _mtime(p)]
-        wanted = set(cfg.version_policy.select(loadable))
         current = self._models.get(name, ModelState(name))
         loaded = dict(current.versions)
-        for version in sorted(wanted - set(loaded)):
-            model = self._load(name, version, on_disk[version], statuses)
-            if model is not None:
-                loaded[version] = model
+        attempted: set[int] = set()
+        # A version that fails gives its place to the next one the policy would pick, in
+        # this scan: at start, latest 1 with a broken newest version serves the one before
+        # it at once, instead of no version until the next poll.
+        while todo := sorted(
+            set(cfg.version_policy.select(self._loadable(name, on_disk))) - set(loaded) - attempted
+        ):
+            for version in todo:
+                attempted.add(version)
+                model = self._load(name, version, on_disk[version], statuses)
+                if model is not None:
+                    loaded[version] = model
         # The policy is re-applied over what actually loaded: if the newest version failed,
         # the version it would have replaced is still the policy's pick and keeps serving.
         keep = set(cfg.version_policy.select([v for v in loaded if v in on_disk]))
@@ -215,7 +260,17 @@ class ModelRepository:
             model.close()  # drains queued requests; in-flight callers hold their reference
             statuses[model.version] = VersionStatus(model.version, END)
             log.info("unloaded %s version %d", name, model.version)
+        if removed:
+            collect_unloaded()
         metrics.VERSIONS_LOADED.labels(name).set(len(loaded))
+
+    def _loadable(self, name: str, on_disk: dict[int, Path]) -> list[int]:
+        """Versions on disk but those that failed to load and have not changed since."""
+        return [
+            v
+            for v, path in on_disk.items()
+            if (name, v) not in self._failed or self._failed[(name, v)] != _mtime(path)
+        ]
 
     def _load(
         self, name: str, version: int, path: Path, statuses: dict[int, VersionStatus]
@@ -327,7 +382,12 @@ class ModelRepository:
 
 
 def _mtime(path: Path) -> float:
-    try:
-        return max(path.stat().st_mtime, (path / "saved_model.pb").stat().st_mtime)
-    except OSError:
-        return 0.0
+    """The newest modification time in a version's tree: a failed version is retried when
+    any file of it changes, such as ``variables/`` filling in after a half-copied version
+    failed (writing into a subdirectory does not touch the version directory's mtime)."""
+    newest = 0.0
+    for directory, _, files in os.walk(path):
+        for entry in (directory, *(os.path.join(directory, f) for f in files)):
+            with contextlib.suppress(OSError):  # deleted while we walk: the next scan sees it
+                newest = max(newest, os.stat(entry).st_mtime)
+    return newest

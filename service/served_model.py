@@ -133,22 +133,42 @@ def load_version(
     except BaseException:
         model.close()
         raise
-    freeze_long_lived_objects()
     return model
 
 
 def freeze_long_lived_objects() -> None:
-    """Take every object alive now out of the cyclic GC's scans (``gc.freeze``).
+    """Take every object alive now out of the cyclic GC's scans (``gc.freeze``): called
+    once, when a worker has loaded its models and before it serves (``start_serving``).
 
     A worker holds ~400k long-lived Python objects (TensorFlow's modules, the loaded graphs)
     and each full collection walks all of them with the GIL held: 70-250 ms per collection,
     every few hundred JSON requests under load, stalling the whole worker. Measured with
     ``python -m bench`` (REST v1, c=64): ~300-370 -> ~620 req/s, and c=1 p99 stalls of
-    ~220 ms gone. Unfreezing first lets versions unloaded since the last load be collected.
+    ~220 ms gone.
+
+    Not again after each hot load: that needed ``gc.unfreeze()`` + a full collection (so
+    versions unloaded since could be freed), 200-400 ms with the GIL held in each worker,
+    which took the p99 of *other* models from 19 ms to ~400 ms while one model was being
+    reloaded (tests/test_isolation.py). Versions loaded later stay in the normal
+    generations: a few thousand objects each, cheap to scan, and freed once unloaded. A
+    version loaded at start and unloaded later stays frozen (its graph's cycles are never
+    collected: ~6 MiB for the tiny sentiment model), once per version loaded at start.
     """
-    gc.unfreeze()
+    import tensorflow  # noqa: F401 - a repository empty at start would import it later, unfrozen
+
     gc.collect()
     gc.freeze()
+    # The collector schedules full collections by the objects that survived the last one:
+    # 400k, now frozen, would defer them until 100k new objects piled up (unloaded versions
+    # with them). One more pass over the now-empty oldest generation resets that count.
+    gc.collect()
+
+
+def collect_unloaded() -> None:
+    """Free the versions just unloaded (their graphs hold reference cycles): a full
+    collection, which walks only objects made since start, the others being frozen: a few
+    ms in a worker serving the four default models."""
+    gc.collect()
 
 
 def _caller(run: ArrayFn, latency) -> ArrayFn:
