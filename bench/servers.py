@@ -84,7 +84,7 @@ class Server:
 
     def children(self) -> list[int]:
         """The gunicorn workers' process ids."""
-        return _children(self.process.pid)
+        return gunicorn_workers(self.process.pid)
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -116,6 +116,19 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(p) for p in text.split()]
+
+
+def gunicorn_workers(master: int) -> list[int]:
+    """The master's gunicorn workers, not its other children (the stderr filter, tfnoise)."""
+    workers = []
+    for pid in _children(master):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        if b"gunicorn" in cmdline:
+            workers.append(pid)
+    return workers
 
 
 def start_service(

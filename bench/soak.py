@@ -27,7 +27,7 @@ import numpy as np
 import requests
 
 from bench.model import prepare_model
-from bench.servers import _children, free_port, start_service
+from bench.servers import free_port, gunicorn_workers, start_service
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def soak(
         while (elapsed := time.monotonic() - started) < duration_s:
             stop.wait(min(interval_s, duration_s - elapsed))
             latencies, errors = recorder.take()
-            workers = _children(server_pid) if server_pid else []
+            workers = gunicorn_workers(server_pid) if server_pid else []
             entry = {
                 "t_s": round(time.monotonic() - started, 1),
                 "requests": sum(len(v) for v in latencies.values()),

@@ -217,7 +217,11 @@ def test_the_dashboard_shows_this_traffic_by_value(scraped):
         ("digits",): 4.0,
         ("broken",): 2.0,
     }
-    assert by(expr("Loads and failures since start", "B"), "model") == {("broken",): 2.0}
+    # every model's failure counter exists from its discovery, at 0 until it fails
+    assert by(expr("Loads and failures since start", "B"), "model") == {
+        ("digits",): 0.0,
+        ("broken",): 2.0,
+    }
     assert by(expr("In flight"))[()] >= 1.0  # the scrape itself is in flight
     rates = by(expr("Request rate per model and version"), "model", "version")
     assert rates[("digits", "1")] > 0 and rates[("digits", "2")] > 0

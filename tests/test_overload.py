@@ -20,6 +20,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import serving_app
+from tests.traffic import worker_pids
 
 PRODUCTS = 40  # 256x256 matrix products per call: tens of ms on one core
 BODY = {"instances": [[1.0]]}
@@ -191,8 +192,7 @@ def test_grpc_overload_and_deadlines(slow_repo, live_server):
 
 def _worker_rss_kib(server) -> int:
     """Resident memory of the server's one gunicorn worker (the master's child)."""
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
-    (pid,) = children.read_text().split()
+    (pid,) = worker_pids(server.process.pid)
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
 

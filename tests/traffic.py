@@ -157,8 +157,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def worker_pids(server_pid: int) -> list[int]:
     """The gunicorn workers: children of the master (``python -m service`` execs it)."""
-    children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
-    return [int(pid) for pid in children.read_text().split()]
+    from bench.servers import gunicorn_workers
+
+    return gunicorn_workers(server_pid)
 
 
 def rss_kib(pid: int) -> int:
