@@ -5,9 +5,9 @@ fully pinned requirements file beside this module (never into the project's venv
 download cache is shared), re-installed when that file changes, and serves the same
 SavedModels through a small runtime of ours that calls ``serving_default``
 (``mlserver_savedmodel.py``, ``kserve_savedmodel.py``, run with the peer's interpreter).
-A peer is started on free loopback ports, waited for (its V2 readiness endpoint answering
-200 on several fresh connections), measured with the same load generators as the service,
-and stopped.
+A peer is started on free loopback ports, waited for (its V2 readiness endpoints, server
+or per model, answering 200 on several fresh connections), measured with the same load
+generators as the service, and stopped.
 """
 
 from __future__ import annotations
@@ -144,7 +144,9 @@ def start_kserve(models: dict[str, Path], log_path: Path) -> Server:
         "--workers",
         str(WORKERS),
     ]
-    return Server("kserve", command, peer_env(), http_port, log_path, READY_PATH)
+    # KServe's server readiness is always true; each model's own endpoint tells loaded.
+    ready = [f"/v2/models/{name}/ready" for name in models]
+    return Server("kserve", command, peer_env(), http_port, log_path, ready)
 
 
 def start_peer(

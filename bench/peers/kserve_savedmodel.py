@@ -8,12 +8,13 @@ same body as ours) and V2 (``InferRequest``).
 
 With ``--workers`` > 1 KServe spawns uvicorn processes and pickles the registered models
 into them; a loaded TF function does not pickle, so a model pickles as its name and path
-and loads again in the worker (``__setstate__``), the way each worker gets its own copy.
+and loads again in the worker (``__setstate__``), so each worker has its own copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import threading
 
 import kserve
 import numpy as np
@@ -43,7 +44,13 @@ class SavedModel(kserve.Model):
         return {"name": self.name, "path": self.path}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["name"], state["path"])
+        # Unpickling runs in the new worker before KServe starts the thread that answers
+        # its parent's liveness pings (5 s timeout): loading TensorFlow here, in line, gets
+        # the worker killed and respawned on a busy machine. So load in the background;
+        # the model's V2 ready endpoint says 503 until it is done.
+        kserve.Model.__init__(self, state["name"])
+        self.path = state["path"]
+        threading.Thread(target=self.load, name=f"load-{self.name}", daemon=True).start()
 
     def _call(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {
