@@ -89,6 +89,11 @@ def run(options: Options) -> dict:
     try:
         results = _run(options, workdir)
     finally:
+        # The servers' logs (ours, the echo, each peer) outlive the run for a post-mortem.
+        logs = options.out / "logs"
+        logs.mkdir(exist_ok=True)
+        for log_file in workdir.glob("*.log"):
+            shutil.copyfile(log_file, logs / log_file.name)
         shutil.rmtree(workdir, ignore_errors=True)
     write_outputs(results, options)
     return results
