@@ -1,5 +1,6 @@
-"""The benchmark's judgement, from hand-made results dicts: goodput selection and every
-target read from same-run peer figures only. No server, no peer, no timing."""
+"""The benchmark's judgement and its peer plumbing, without servers, peers or timing:
+goodput selection and every target read from same-run peer figures only (hand-made results
+dicts), the peers' request bodies, and which peers and workloads each mode runs."""
 
 from __future__ import annotations
 
@@ -148,3 +149,44 @@ def test_goodput_table_covers_ours_and_every_peer_api():
         "v2_json": {"concurrency": 1, "requests_per_s": 300, "p50_ms": 3.2, "p99_ms": 6.0},
         "grpc_v2": None,
     }
+
+
+def test_peers_get_exactly_our_request_bodies_and_a_real_v2_grpc_request():
+    import numpy as np
+    from tritonclient.grpc import service_pb2
+
+    from bench import workload as wl
+    from bench.targets import MODEL_INFER_METHOD, build_targets, peer_targets
+
+    image = np.arange(28 * 28, dtype=np.float32).reshape(1, 28, 28, 1)
+    w = wl.Workload("digits", [wl.Input("image", 1, image)], ["probabilities"], None, None)
+    ours = {t.key: t for t in build_targets(w)}
+    rest, v2, grpc_v2 = peer_targets(w, ("rest_v1", "v2_json", "grpc_v2"))
+    assert (rest.body, rest.path) == (ours["rest_v1"].body, ours["rest_v1"].path)
+    assert (v2.body, v2.path) == (ours["v2_json"].body, ours["v2_json"].path)
+    assert grpc_v2.path == MODEL_INFER_METHOD
+    request = service_pb2.ModelInferRequest.FromString(grpc_v2.body)
+    assert request.model_name == "digits"
+    (tensor,) = request.inputs
+    assert (tensor.name, tensor.datatype, list(tensor.shape)) == ("image", "FP32", [1, 28, 28, 1])
+    decoded = np.frombuffer(request.raw_input_contents[0], "<f4").reshape(image.shape)
+    assert np.array_equal(decoded, image)
+
+
+def test_full_mode_runs_both_peers_and_every_workload_and_quick_mode_none(monkeypatch):
+    from bench import cli
+
+    seen = {}
+    monkeypatch.setattr("bench.run.run", lambda options: seen.setdefault("options", options))
+    cli.main([])
+    full = seen.pop("options")
+    assert full.peers == ("mlserver", "kserve") and set(full.workloads) == set(cli.WORKLOADS)
+    assert full.concurrency == [1, 2, 4, 8, 16, 32, 64, 128] and full.rounds == 3
+    cli.main(["--quick"])
+    quick = seen.pop("options")
+    assert quick.peers == () and quick.workloads == ()
+    cli.main(["--quick", "--peers", "kserve", "--workloads", "cold_start"])
+    chosen = seen.pop("options")
+    assert chosen.peers == ("kserve",) and chosen.workloads == ("cold_start",)
+    cli.main(["--peers", "none"])
+    assert seen.pop("options").peers == ()
