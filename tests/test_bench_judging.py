@@ -190,3 +190,19 @@ def test_full_mode_runs_both_peers_and_every_workload_and_quick_mode_none(monkey
     assert chosen.peers == ("kserve",) and chosen.workloads == ("cold_start",)
     cli.main(["--peers", "none"])
     assert seen.pop("options").peers == ()
+
+
+def test_git_commit_is_found_in_a_linked_worktree(tmp_path):
+    from bench.machine import git_commit
+
+    common = tmp_path / "main" / ".git"
+    gitdir = common / "worktrees" / "wt"
+    (common / "refs" / "heads").mkdir(parents=True)
+    gitdir.mkdir(parents=True)
+    (common / "refs" / "heads" / "perf").write_text("ab" * 20 + "\n")
+    (gitdir / "HEAD").write_text("ref: refs/heads/perf\n")
+    (gitdir / "commondir").write_text("../..\n")
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
+    assert git_commit(worktree) == "ab" * 20
