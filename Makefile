@@ -52,7 +52,8 @@ images: venv container-deps
 test: venv system-deps container-deps lint
 	$(BIN)/pytest
 
-## Benchmark every API on loopback (BENCH_ARGS: e.g. --quick, --model-dir DIR, --duration 5).
+## Benchmark every API on loopback beside MLServer and KServe, installed into .cache/peers/ and run
+## in the same session (~30 min; BENCH_ARGS: e.g. --quick, --peers none, --model-dir DIR).
 bench: venv system-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -8,6 +8,13 @@ import os
 from pathlib import Path
 
 TARGET_KEYS = ("rest_v1", "task", "v2_json", "v2_binary", "grpc")
+PEER_NAMES = ("mlserver", "kserve")
+WORKLOADS = ("large_tensor", "compute_heavy", "cold_start")
+# Full mode: every level of the goodput sweep, short levels so that the whole run (ours,
+# two peers, three rounds, the extra workloads and cold starts) stays near 30 minutes.
+FULL_LEVELS = [1, 2, 4, 8, 16, 32, 64, 128]
+FULL_DURATION_S = 3
+FULL_WARMUP_S = 1
 
 
 def _levels(text: str) -> list[int]:
@@ -30,6 +37,19 @@ def _targets(text: str) -> list[str]:
     return keys
 
 
+def _choices(allowed: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        if text.strip() == "none":
+            return ()
+        keys = tuple(k.strip() for k in text.split(",") if k.strip())
+        unknown = sorted(set(keys) - set(allowed))
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {allowed} or none")
+        return keys
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -40,7 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="tiny model, 2 s per level, concurrency 1 and 16 (for tests)",
+        help="tiny model, 2 s per level, concurrency 1 and 16, no peers, no extra "
+        "workloads (for tests)",
+    )
+    parser.add_argument(
+        "--peers",
+        type=_choices(PEER_NAMES),
+        help=f"peer servers to measure in the same run: {','.join(PEER_NAMES)} or none "
+        "(default: both; quick: none). Installed on first use into .cache/peers/",
+    )
+    parser.add_argument(
+        "--workloads",
+        type=_choices(WORKLOADS),
+        help=f"extra measurements: {','.join(WORKLOADS)} or none (default: all; quick: none)",
     )
     parser.add_argument(
         "--model-dir",
@@ -55,10 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--concurrency",
         type=_levels,
-        help="comma-separated connection counts (default: 1,16,64; quick: 1,16)",
+        help="comma-separated connection counts (default: "
+        f"{','.join(map(str, FULL_LEVELS))}; quick: 1,16)",
     )
     parser.add_argument(
-        "--duration", type=int, help="measured seconds per level (default: 10; quick: 2)"
+        "--duration",
+        type=int,
+        help=f"measured seconds per level (default: {FULL_DURATION_S}; quick: 2)",
     )
     parser.add_argument(
         "--rounds",
@@ -67,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the median run (default: 3; quick: 1)",
     )
     parser.add_argument(
-        "--warmup", type=int, help="unmeasured seconds before each level (default: 2; quick: 0)"
+        "--warmup",
+        type=int,
+        help=f"unmeasured seconds before each level (default: {FULL_WARMUP_S}; quick: 0)",
     )
     parser.add_argument(
         "--targets",
@@ -106,14 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         quick=quick,
         model_dir=args.model_dir,
         model=args.model,
-        concurrency=args.concurrency or ([1, 16] if quick else [1, 16, 64]),
-        duration_s=args.duration or (2 if quick else 10),
+        concurrency=args.concurrency or ([1, 16] if quick else FULL_LEVELS),
+        duration_s=args.duration or (2 if quick else FULL_DURATION_S),
         rounds=args.rounds or (1 if quick else 3),
-        warmup_s=args.warmup if args.warmup is not None else (0 if quick else 2),
+        warmup_s=args.warmup if args.warmup is not None else (0 if quick else FULL_WARMUP_S),
         ceiling_s=args.ceiling_seconds or (0.5 if quick else 3.0),
         out=args.out,
         targets=args.targets,
         write_docs=not args.no_docs and args.targets is None and args.model_dir is None,
+        peers=args.peers if args.peers is not None else (() if quick else PEER_NAMES),
+        workloads=args.workloads if args.workloads is not None else (() if quick else WORKLOADS),
     )
     if options.duration_s < 1 or options.warmup_s < 0 or options.rounds < 1:
         raise SystemExit(

@@ -61,16 +61,23 @@ def software_versions() -> dict:
 
 
 def git_commit(root: Path = ROOT) -> str | None:
-    """HEAD's commit read from ``.git`` directly (no git process), or None."""
+    """HEAD's commit read from ``.git`` directly (no git process), or None. In a linked
+    worktree ``.git`` is a file naming the worktree's git dir, which holds HEAD, while the
+    branch refs live in the common dir it points to."""
     git = root / ".git"
     try:
+        if git.is_file():
+            git = Path(git.read_text().split("gitdir:", 1)[1].strip())
+        common = (
+            git / (git / "commondir").read_text().strip() if (git / "commondir").is_file() else git
+        )
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
         ref = head[5:]
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip()
-        for line in (git / "packed-refs").read_text().splitlines():
+        if (common / ref).is_file():
+            return (common / ref).read_text().strip()
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0]
     except OSError:

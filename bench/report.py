@@ -1,13 +1,9 @@
-"""Results -> the markdown table, the PNG plot, and issue 4's targets checked against them."""
+"""Results -> the markdown tables and the PNG plot (targets are judged in bench.goals)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-# Issue 4's reference: the best peer (MLServer 1.7, adaptive batching) at c=64 on this
-# machine and workload: 521 req/s with p99 309 ms.
-BEST_PEER_C64_RPS = 521.0
-BEST_PEER_C64_P99_MS = 309.0
 # Above this, other processes competed for the 2 cores enough to matter.
 NOISY_OTHER_CPU_PERCENT = 20.0
 
@@ -31,16 +27,11 @@ def _cell(lv: dict) -> str:
     return text
 
 
-def markdown_table(results: dict) -> str:
-    """API x concurrency: req/s, p50 / p99; then the ceilings and the issue-4 targets."""
-    levels = results["concurrency"]
+def _rows_table(levels: list[int], rows: list[tuple[str, dict]], notes: list[str]) -> list[str]:
     lines = [
         "| API | " + " | ".join(f"c={c}: req/s, p50 / p99" for c in levels) + " |",
         "|---|" + "---|" * len(levels),
     ]
-    rows = [(t["label"], t) for t in results["targets"].values()]
-    rows += [(c["label"], c) for c in _http_ceilings(results)]
-    notes = []
     for label, entry in rows:
         if not entry.get("available", True):
             lines.append(f"| {label} | " + " | ".join(["unavailable"] * len(levels)) + " |")
@@ -57,6 +48,28 @@ def markdown_table(results: dict) -> str:
             for lv in entry["levels"]
             if lv.get("note") and lv["status"] == "ok"
         ]
+    return lines
+
+
+def _peer_rows(peers: dict, labels: dict[str, str]) -> list[tuple[str, dict]]:
+    return [
+        (f"{labels.get(name, name)}: {entry['label']}", entry)
+        for name, targets in peers.items()
+        for entry in targets.values()
+    ]
+
+
+def markdown_table(results: dict) -> str:
+    """Every API x concurrency (ours, ceilings, peers), goodput, the extra workloads, cold
+    start, and the targets with the same-run peer figure each is judged against."""
+    levels = results["concurrency"]
+    peers = results.get("peers", {})
+    labels = {name: peer["label"] for name, peer in peers.items()}
+    notes: list[str] = []
+    rows = [(t["label"], t) for t in results["targets"].values()]
+    rows += [(c["label"], c) for c in _http_ceilings(results)]
+    rows += _peer_rows({n: p["targets"] for n, p in peers.items()}, labels)
+    lines = _rows_table(levels, rows, notes)
     inproc = results["ceilings"]["in_process"]["batches"]
     lines += [
         "",
@@ -67,6 +80,21 @@ def markdown_table(results: dict) -> str:
     split = stack_and_model_share(results)
     if split:
         lines += ["", split]
+    lines += _goodput_lines(results, labels)
+    for name, workload in results.get("workloads", {}).items():
+        lines += ["", f"**{name.replace('_', ' ')}**: {workload['description']}.", ""]
+        rows = [(t["label"], t) for t in workload["targets"].values()]
+        rows += _peer_rows(workload.get("peers", {}), labels)
+        lines += _rows_table(workload["levels"], rows, notes)
+        batch = [
+            f"{t['label']} c={lv['concurrency']}: {lv['mean_batch_rows']:.1f}"
+            for t in workload["targets"].values()
+            for lv in t["levels"]
+            if lv.get("mean_batch_rows")
+        ]
+        if batch and name == "compute_heavy":
+            lines += ["", "Rows per model call (ours): " + ", ".join(batch) + "."]
+    lines += _cold_start_lines(results, labels)
     if notes:
         lines += ["", *[f"\\* {n}" for n in notes]]
     noise = max_other_cpu(results)
@@ -77,12 +105,92 @@ def markdown_table(results: dict) -> str:
             "during this run; the numbers are lower than an idle machine gives.",
         ]
     if results.get("goals"):
-        lines += ["", "| issue 4 target | measured | goal | met |", "|---|---|---|---|"]
-        lines += [
-            f"| {g['goal']} | {g['measured']} | {g['threshold']} | {'yes' if g['met'] else 'no'} |"
-            for g in results["goals"]
-        ]
+        lines += ["", goals_table(results["goals"])]
     return "\n".join(lines) + "\n"
+
+
+def goals_table(goals: list[dict]) -> str:
+    """The targets as a markdown table: ours, the same-run peer figure, the goal, met."""
+    lines = ["| target | ours | best peer (same run) | goal | met |", "|---|---|---|---|---|"]
+    return "\n".join(lines + [_goal_row(g) for g in goals])
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    digits = 0 if unit == "req/s" and value >= 100 else 2 if unit == "ms" and value < 10 else 1
+    return f"{value:,.{digits}f} {unit}"
+
+
+def _goal_row(g: dict) -> str:
+    ref = g.get("reference")
+    ref_text = f"{ref['who']}: {_number(ref['value'], g['unit'])}" if ref else "-"
+    sign = ">=" if g["higher_is_better"] else "<="
+    goal = "-" if g["threshold"] is None else f"{sign} {_number(g['threshold'], g['unit'])}"
+    met = {True: "yes", False: "no", None: "not measured"}[g["met"]]
+    return f"| {g['goal']} | {_number(g['measured'], g['unit'])} | {ref_text} | {goal} | {met} |"
+
+
+def _goodput_lines(results: dict, labels: dict[str, str]) -> list[str]:
+    table = results.get("goodput")
+    if not table:
+        return []
+    limit = table["latency_target_ms"]
+
+    def cell(g: dict | None) -> str:
+        if g is None:
+            return f"none within {limit:g} ms"
+        return f"{g['requests_per_s']:,.0f} req/s (c={g['concurrency']}, p99 {g['p99_ms']:.1f} ms)"
+
+    lines = [
+        "",
+        f"Goodput: the highest throughput over c = {', '.join(map(str, results['concurrency']))} "
+        f"whose p99 stays <= {limit:g} ms.",
+        "",
+        "| server: API | goodput |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| ours: {results['targets'][k]['label']} | {cell(g)} |" for k, g in table["ours"].items()
+    ]
+    for name, apis in table["peers"].items():
+        peer_targets = results["peers"][name]["targets"]
+        lines += [
+            f"| {labels.get(name, name)}: {peer_targets[k]['label']} | {cell(g)} |"
+            for k, g in apis.items()
+        ]
+    return lines
+
+
+def _cold_start_lines(results: dict, labels: dict[str, str]) -> list[str]:
+    cold = results.get("cold_start")
+    if not cold:
+        return []
+    lines = [
+        "",
+        "Cold start: seconds from process start to the readiness endpoint answering 200 "
+        "(median of the rounds; every round in `results.json`).",
+        "",
+        "| server | "
+        + " | ".join(
+            f"{k.replace('_', ' ')} ({', '.join(v.get('models') or [v.get('model', '')])})"
+            for k, v in cold.items()
+        )
+        + " |",
+        "|---|" + "---|" * len(cold),
+    ]
+    names = [n for n in next(iter(cold.values())) if n not in ("model", "models")]
+    for name in names:
+        cells = []
+        for case in cold.values():
+            seconds = (case.get(name) or {}).get("seconds")
+            cells.append("failed" if seconds is None else f"{seconds:.1f} s")
+        lines.append(
+            f"| {'ours' if name == 'ours' else labels.get(name, name)} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
 
 
 def _http_ceilings(results: dict) -> list[dict]:
@@ -92,9 +200,12 @@ def _http_ceilings(results: dict) -> list[dict]:
 
 
 def stack_and_model_share(results: dict) -> str | None:
-    """One sentence splitting REST v1's distance from the echo (at the run's highest
+    """One sentence splitting REST v1's distance from the echo (at the echo's highest
     concurrency) into what the serving stack costs and what the model costs."""
-    concurrency = max(results["concurrency"])
+    measured = [lv["concurrency"] for lv in results["ceilings"]["echo"]["levels"]]
+    if not measured:
+        return None
+    concurrency = max(measured)  # the ceilings run at fewer levels than the APIs
     echo = level(results["ceilings"]["echo"], concurrency)
     zero = level(results["ceilings"].get("zero_cost"), concurrency)
     rest = level(results["targets"].get("rest_v1"), concurrency)
@@ -117,72 +228,6 @@ def max_other_cpu(results: dict) -> float:
     )
 
 
-def evaluate_goals(results: dict) -> list[dict]:
-    """Issue 4's targets for the REST v1 JSON workload (needs levels 1 and 64)."""
-    targets, echo = results["targets"], results["ceilings"]["echo"]
-    rest1, rest64 = level(targets.get("rest_v1"), 1), level(targets.get("rest_v1"), 64)
-    goals = []
-
-    def add(goal: str, measured: float, threshold: float, higher: bool, unit: str) -> None:
-        # Ratios with two decimals: 1.46x must not print as a "1.5 x" that is not met.
-        digits = 2 if unit == "x" else 1
-        goals.append(
-            {
-                "goal": goal,
-                "measured": f"{measured:,.{digits}f} {unit}".strip(),
-                "threshold": f"{'>=' if higher else '<='} {threshold:,.{digits}f} {unit}".strip(),
-                "met": measured >= threshold if higher else measured <= threshold,
-            }
-        )
-
-    if rest64:
-        add(
-            "REST v1 c=64 throughput >= 2x best peer",
-            rest64["requests_per_s"],
-            2 * BEST_PEER_C64_RPS,
-            True,
-            "req/s",
-        )
-        add(
-            "REST v1 c=64 p99 <= half the best peer's",
-            rest64["p99_ms"],
-            BEST_PEER_C64_P99_MS / 2,
-            False,
-            "ms",
-        )
-        echo64 = level(echo, 64)
-        if echo64:
-            add(
-                "REST v1 c=64 >= 80% of bare echo",
-                100 * rest64["requests_per_s"] / echo64["requests_per_s"],
-                80.0,
-                True,
-                "%",
-            )
-        for key in ("v2_binary", "grpc"):
-            fast = level(targets.get(key), 64)
-            if fast:
-                add(
-                    f"{targets[key]['label']} c=64 >= 1.5x REST JSON",
-                    fast["requests_per_s"] / rest64["requests_per_s"],
-                    1.5,
-                    True,
-                    "x",
-                )
-    if rest1:
-        add("REST v1 c=1 p50 <= 3 ms", rest1["p50_ms"], 3.0, False, "ms")
-    memory = results.get("memory")
-    if memory:
-        add(
-            f"one worker with {', '.join(memory['models'])} loaded < 1 GiB RSS",
-            memory["rss_mib"],
-            memory["budget_mib"],
-            False,
-            "MiB",
-        )
-    return goals
-
-
 def plot(results: dict, path: Path) -> Path:
     """Throughput and p99 vs concurrency per API (echo ceiling dashed)."""
     import matplotlib
@@ -192,6 +237,12 @@ def plot(results: dict, path: Path) -> Path:
 
     fig, (ax_rps, ax_p99) = plt.subplots(1, 2, figsize=(11, 4.2))
     series = [(t["label"], t, "-") for t in results["targets"].values() if t.get("available", True)]
+    series += [
+        (f"{peer['label']}: {t['label']}", t, ":")
+        for peer in results.get("peers", {}).values()
+        for t in peer["targets"].values()
+        if t.get("available", True)
+    ]
     series += [
         (c["label"], c, style)
         for c, style in zip(_http_ceilings(results), ("--", "-."), strict=False)

@@ -3,7 +3,9 @@ app, both gunicorn gthread on free loopback ports with the same worker/thread to
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,18 +40,18 @@ class Server:
         env: dict[str, str],
         port: int,
         log_path: Path,
-        ready_path: str,
+        ready_path: str | list[str],
     ):
         self.name, self.port, self.log_path = name, port, log_path
         self.url = f"http://127.0.0.1:{port}"
-        self._ready_path = ready_path
+        self._ready_paths = [ready_path] if isinstance(ready_path, str) else ready_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout: float = 180.0, workers: int = 1) -> None:
-        """Until ``ready_path`` answers 200 on several fresh connections (every worker)."""
+        """Until every ready path answers 200 on several fresh connections (every worker)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -65,16 +67,20 @@ class Server:
         )
 
     def _get_ok(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + self._ready_path, timeout=5) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        for path in self._ready_paths:
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=5) as response:
+                    if response.status != 200:
+                        return False
+            except (urllib.error.URLError, OSError):
+                return False
+        return True
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the master and its workers (all their threads) so far."""
+        """User + system CPU of the master and all its descendants (every thread) so far:
+        a peer's worker pool may sit a level further down than gunicorn's workers."""
         total = 0.0
-        for pid in [self.process.pid, *_children(self.process.pid)]:
+        for pid in [self.process.pid, *_descendants(self.process.pid)]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # a worker that just exited
@@ -93,13 +99,17 @@ class Server:
             return ""
 
     def stop(self) -> None:
+        descendants = _descendants(self.process.pid)
         if self.process.poll() is None:
-            self.process.terminate()  # gunicorn: graceful shutdown of its own workers
+            self.process.terminate()  # gunicorn, MLServer, KServe: they stop their workers
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pid in descendants:  # a worker its parent failed to stop must not outlive the run
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._log.close()
 
 
@@ -108,6 +118,13 @@ def system_busy_seconds() -> float:
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
     return (user + nice + system + irq + softirq) / _TICKS
+
+
+def _descendants(pid: int) -> list[int]:
+    out = []
+    for child in _children(pid):
+        out += [child, *_descendants(child)]
+    return out
 
 
 def _children(pid: int) -> list[int]:

@@ -35,6 +35,7 @@ class Target:
 
 JSON = {"Content-Type": "application/json"}
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
+MODEL_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 
 
 def build_targets(w: wl.Workload) -> list[Target]:
@@ -85,6 +86,20 @@ def build_targets(w: wl.Workload) -> list[Target]:
     ]
 
 
+def grpc_v2_target(w: wl.Workload) -> Target:
+    """V2 gRPC ``ModelInfer`` with the same example (MLServer's gRPC API)."""
+    return Target(
+        "grpc_v2", "gRPC V2 ModelInfer", "grpc", MODEL_INFER_METHOD, wl.grpc_model_infer_request(w)
+    )
+
+
+def peer_targets(w: wl.Workload, apis: tuple[str, ...]) -> list[Target]:
+    """The targets a peer answers (``apis``: keys of :func:`build_targets` or "grpc_v2"),
+    with exactly the bodies the service gets."""
+    ours = {t.key: t for t in build_targets(w)}
+    return [grpc_v2_target(w) if key == "grpc_v2" else ours[key] for key in apis]
+
+
 def probe_http(base_url: str, target: Target, timeout: float = 10.0) -> str | None:
     """None if one request gets a 200, else why the target is unavailable."""
     request = urllib.request.Request(
@@ -102,7 +117,10 @@ def probe_http(base_url: str, target: Target, timeout: float = 10.0) -> str | No
 
 
 def probe_grpc(address: str, target: Target, model: str, timeout: float = 10.0) -> str | None:
-    """None if a real TF Serving client (the stubs) gets outputs from Predict, else why not."""
+    """None if a real TF Serving client (the stubs) gets outputs from Predict, else why not
+    (for ``ModelInfer``: a real V2 client, ``tritonclient``'s stubs)."""
+    if target.path == MODEL_INFER_METHOD:
+        return _probe_model_infer(address, target, timeout)
     import grpc
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -121,4 +139,24 @@ def probe_grpc(address: str, target: Target, model: str, timeout: float = 10.0) 
         return "Predict answered without outputs"
     if response.model_spec.name not in ("", model):
         return f"Predict answered for model '{response.model_spec.name}'"
+    return None
+
+
+def _probe_model_infer(address: str, target: Target, timeout: float) -> str | None:
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    request = service_pb2.ModelInferRequest.FromString(target.body)
+    with grpc.insecure_channel(address) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            return f"nothing accepts gRPC connections on {address}"
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        try:
+            response = stub.ModelInfer(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            return f"ModelInfer failed: {exc.code().name}: {exc.details()}"
+    if not response.outputs:
+        return "ModelInfer answered without outputs"
     return None

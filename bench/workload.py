@@ -183,3 +183,15 @@ def grpc_predict_request(w: Workload) -> bytes:
 def _numpy_dtype(tf_enum: int) -> np.dtype | None:
     known = dtypes.BY_TF_ENUM.get(tf_enum)
     return known.numpy if known is not None else None
+
+
+def grpc_model_infer_request(w: Workload) -> bytes:
+    """A serialized V2 ``inference.ModelInferRequest`` (KServe/Triton gRPC) with the
+    tensors as ``raw_input_contents``: the V2 counterpart of ``tensor_content``."""
+    from tritonclient.grpc import service_pb2
+
+    request = service_pb2.ModelInferRequest(model_name=w.model)
+    for i in w.inputs:
+        request.inputs.add(name=i.name, datatype=_datatype(i.value), shape=list(i.value.shape))
+        request.raw_input_contents.append(_raw(i.value))
+    return request.SerializeToString()

@@ -82,7 +82,14 @@ def test_worker_memory_is_measured(results):
     # a TensorFlow worker with a model loaded holds well over 100 MiB and the peak is a peak
     assert 100 < memory["rss_mib"] <= memory["peak_rss_mib"]
     goal = next(g for g in results["goals"] if "RSS" in g["goal"])
-    assert goal["threshold"] == "<= 1,024.0 MiB"
+    assert (goal["threshold"], goal["unit"], goal["met"]) == (1024.0, "MiB", True)
+
+
+def test_quick_mode_runs_no_peer_and_judges_no_peer_target(results):
+    assert results["peers"] == {} and results["workloads"] == {}
+    assert results["cold_start"] is None
+    peer_goals = [g for g in results["goals"] if "RSS" not in g["goal"]]
+    assert peer_goals and all(g["met"] is None and g["reference"] is None for g in peer_goals)
 
 
 def test_run_metadata(results):
