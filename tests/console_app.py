@@ -45,7 +45,10 @@ def console_repository(model_repo: Path, dest: Path) -> Path:
     (dest / PLAIN / "1" / "model.json").unlink()
     # a label on every task's model, so each task verb is exercised through /labels/ too
     config_file = dest / "repository.json"
-    config = json.loads(config_file.read_text()) if config_file.exists() else DIGITS_LABELS
+    # a copy: the shared DIGITS_LABELS must not gain these labels for later tests
+    config = json.loads(
+        config_file.read_text() if config_file.exists() else json.dumps(DIGITS_LABELS)
+    )
     for name in ("sentiment", "sunspots", "tumor-anomaly"):
         config["models"][name] = {"labels": {"stable": 1}}
     config_file.write_text(json.dumps(config))
