@@ -13,20 +13,13 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from service import metrics
 from service.recorder import recorder
+from tests.traffic import metric_samples
 
 IMAGE = np.zeros((28, 28, 1)).tolist()
 ROUNDS = 6
 
 
-def samples(url: str, name: str) -> dict[tuple, float]:
-    """Every sample of metric ``name`` in the server's exposition, keyed by its labels."""
-    text = requests.get(url + "/metrics", timeout=30).text
-    return {
-        tuple(sorted(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name
-    }
+samples = metric_samples  # every sample of one metric, keyed by its sorted labels
 
 
 def requests_total(url: str, api: str, endpoint: str) -> float:
