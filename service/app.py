@@ -18,6 +18,7 @@ from service import http
 from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.dataplane import DataPlane
+from service.load_turns import LoadTurns
 from service.logs import configure_logging
 from service.repository import ModelRepository
 from service.served_model import freeze_long_lived_objects
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.poll_interval_s,
         AdminState(settings.state_dir),
         ThreadOptions(settings.intra_op_threads(), settings.tf_inter_op_threads),
+        LoadTurns(settings.state_dir),
     )
     # No app-level static route: nothing is served from service/static; the console and
     # the docs serve their own files from their blueprints.

@@ -23,6 +23,7 @@ from service import metrics
 from service.admin_state import AdminState
 from service.batching import BatchingOptions
 from service.errors import ModelNotFound, Unavailable, VersionNotFound, summary
+from service.load_turns import LoadTurns
 from service.repository_config import RepositoryConfig, read_repository_config
 from service.served_model import ServedModel, collect_unloaded, load_version
 from service.session_runner import ThreadOptions
@@ -66,12 +67,14 @@ class ModelRepository:
         poll_interval_s: float = 2.0,
         admin_state: AdminState | None = None,
         threads: ThreadOptions | None = None,
+        load_turns: LoadTurns | None = None,
     ):
         self.root = Path(root)
         self.config_path = config_path
         self.batching = batching
         self.poll_interval_s = poll_interval_s
         self.threads = threads or ThreadOptions()
+        self._turns = load_turns or LoadTurns(None)
         self._models: dict[str, ModelState] = {}
         self._status: dict[str, dict[int, VersionStatus]] = {}
         self._failed: dict[tuple[str, int], float] = {}  # (model, version) -> mtime that failed
@@ -284,9 +287,13 @@ class ModelRepository:
                 if self.batching is not None
                 else None
             )
-            model = load_version(
-                name, version, path, batching, metrics.batch_observer, self.threads
-            )
+            # After the first scan, requests are being served: a hot load waits its turn
+            # among the workers and yields the GIL often (service/load_turns.py).
+            hot = self.scanned.is_set()
+            with self._turns.hot_load() if hot else contextlib.nullcontext():
+                model = load_version(
+                    name, version, path, batching, metrics.batch_observer, self.threads
+                )
         except Exception as exc:
             message = f"failed to load {name} version {version}: {summary(exc)}"
             log.error(message)
