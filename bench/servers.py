@@ -41,13 +41,14 @@ class Server:
         port: int,
         log_path: Path,
         ready_path: str | list[str],
+        cwd: Path = ROOT,
     ):
         self.name, self.port, self.log_path = name, port, log_path
         self.url = f"http://127.0.0.1:{port}"
         self._ready_paths = [ready_path] if isinstance(ready_path, str) else ready_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout: float = 180.0, workers: int = 1) -> None:
