@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 from bench.coldstart import single_model_repo
 from bench.grpc_load import run_h2load
 from bench.http_load import LevelResult, run_wrk
-from bench.servers import ROOT, Server, free_port
+from bench.servers import ROOT, Server, free_port, start_service
 from bench.workload import build_workload, grpc_predict_request, v1_json
 from modelcard import version_dirs
 
@@ -58,22 +56,11 @@ def export_revision(revision: str, into: Path) -> Path:
 
 
 def start_tree(name: str, tree: Path, repo: Path, workdir: Path) -> tuple[Server, int]:
-    """``python -m service`` of ``tree`` (its code first on the path) serving ``repo``;
-    returns the server and its gRPC port."""
+    """``python -m service`` of ``tree`` serving ``repo``; the server and its gRPC port."""
     rest, grpc = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "SERVING_MODEL_REPOSITORY": str(repo),
-        "SERVING_REST_PORT": str(rest),
-        "SERVING_GRPC_PORT": str(grpc),
-        "SERVING_HOST": "127.0.0.1",
-        "SERVING_POLL_INTERVAL_S": "0",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "service"]
-    return Server(name, command, env, rest, workdir / f"{name}.log", "/readyz", cwd=tree), grpc
+    overrides = {"SERVING_POLL_INTERVAL_S": "0"}
+    log_path = workdir / f"{name}.log"
+    return start_service(repo, overrides, rest, grpc, log_path, tree=tree, name=name), grpc
 
 
 def compare(

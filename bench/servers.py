@@ -19,9 +19,10 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 ECHO_KEEPALIVE_S = 75  # service/gunicorn_conf.py's keepalive: same connection handling
 
 
-def pythonpath() -> str:
-    """The project first, then whatever the caller had (e.g. a profiler's sitecustomize)."""
-    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+def pythonpath(tree: Path = ROOT) -> str:
+    """The project (or ``tree``) first, then whatever the caller had (e.g. a profiler's
+    sitecustomize)."""
+    return os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
 
 
 def free_port() -> int:
@@ -150,12 +151,19 @@ def gunicorn_workers(master: int) -> list[int]:
 
 
 def start_service(
-    repo: Path, env_overrides: dict[str, str], rest_port: int, grpc_port: int, log_path: Path
+    repo: Path,
+    env_overrides: dict[str, str],
+    rest_port: int,
+    grpc_port: int,
+    log_path: Path,
+    tree: Path = ROOT,
+    name: str = "service",
 ) -> Server:
-    """``python -m service`` serving ``repo``; SERVING_* from the caller's env apply too."""
+    """``python -m service`` of ``tree`` (default: this checkout) serving ``repo``;
+    SERVING_* from the caller's env apply too."""
     env = {
         **os.environ,
-        "PYTHONPATH": pythonpath(),
+        "PYTHONPATH": pythonpath(tree),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **env_overrides,
         "SERVING_MODEL_REPOSITORY": str(repo),
@@ -164,7 +172,8 @@ def start_service(
         "SERVING_HOST": "127.0.0.1",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the launcher makes a fresh one
-    return Server("service", [sys.executable, "-m", "service"], env, rest_port, log_path, "/readyz")
+    command = [sys.executable, "-m", "service"]
+    return Server(name, command, env, rest_port, log_path, "/readyz", cwd=tree)
 
 
 def start_echo(workers: int, threads: int, port: int, log_path: Path) -> Server:
