@@ -65,6 +65,9 @@ def test_open_inference_data_is_numpy_but_shape_stays_a_list():
         [[1.5, True], [2.0, 3.0]],  # a boolean inside
         [[1.0, None], [2.0, 3.0]],  # null inside
         [[18446744073709551615] * 16],  # beyond int64: exact Python ints
+        [[9223372036854775808] * 16],  # beyond int64, though a double holds it exactly
+        [[0.0, 9007199254740993]],  # an integer among floats that a double would round
+        [[-9007199254740993, 0.5] * 8],
         [],
     ],
 )

@@ -8,15 +8,16 @@ a flat buffer in C (~20 us for both), so a regular numeric array reaches the cod
 
 simdjson flattens ragged nesting silently, so a flattened array is only used when its
 minified text has exactly the skeleton of a regular array of the shape its first elements
-announce; anything else (ragged, mixed, booleans, empty, integers a double cannot hold
-exactly) stays a Python list for the codecs' own checks and error messages. A body simdjson
-rejects (NaN/Infinity literals, malformed JSON) goes through :func:`parse_json`, which owns
-the error messages. Everything else in the body is ordinary Python values.
+announce; anything else (ragged, mixed, booleans, empty, integers beyond int64 or a double's
+exact range) stays a Python list for the codecs' own checks and error messages. A body
+simdjson rejects (NaN/Infinity literals, malformed JSON) goes through :func:`parse_json`,
+which owns the error messages. Everything else in the body is ordinary Python values.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 
 import numpy as np
@@ -34,6 +35,8 @@ _EXACT_DOUBLE = 2.0**53
 _MAX_NDIM = 64  # numpy's limit on dimensions
 # Every character a number can have in simdjson's minified output.
 _NUMBER_CHARS = b"0123456789+-.eE"
+_NUMBER = re.compile(rb"[-+0-9.eE]+")
+_NOT_INTEGER = re.compile(rb"[.eE]")
 _local = threading.local()
 
 
@@ -110,24 +113,38 @@ def numeric_array(array: simdjson.Array) -> np.ndarray | None:
         probe = probe[0]
     if len(shape) > _MAX_NDIM:  # numpy cannot hold it: the codecs' checks say so
         return None
-    if isinstance(probe, int):  # else a float leads: not all integers, skip the attempt
-        try:
-            flat = np.frombuffer(array.as_buffer(of_type="i"), dtype=np.int64)
-        except (TypeError, ValueError):  # a float somewhere, or an integer beyond int64
-            flat = _doubles(array)
-            # All integers but beyond int64 (UINT64): keep the exact Python ints. With any
-            # float among them the general path gives float64 too, so nothing is lost.
-            if flat is None or (
-                np.abs(flat).max() >= _EXACT_DOUBLE and np.all(np.mod(flat, 1) == 0)
-            ):
-                return None
-    else:
+    flat = _int64s(array) if isinstance(probe, int) else None  # a float leads: skip it
+    if flat is None:
         flat = _doubles(array)
-        if flat is None:
+        if flat is None or (
+            flat.size
+            and not -_EXACT_DOUBLE < flat.min() <= flat.max() < _EXACT_DOUBLE
+            and _needs_python_ints(array.mini)
+        ):
             return None
     if flat.size != math.prod(shape) or not _is_regular(array.mini, shape):
         return None
     return flat.reshape(shape)
+
+
+def _needs_python_ints(text: bytes) -> bool:
+    """Whether minified JSON numbers ``text`` must stay exact Python ints rather than doubles.
+
+    Asked only once a value reaches 2**53, where doubles start skipping integers and the
+    buffer no longer says which values were written as integers; the text does. Integers
+    only (so beyond int64: UINT64) stay ints, and so does any integer a double would round.
+    """
+    integers = [token for token in _NUMBER.findall(text) if not _NOT_INTEGER.search(token)]
+    return len(integers) == len(_NUMBER.findall(text)) or any(
+        float(int(token)) != int(token) for token in integers
+    )
+
+
+def _int64s(array: simdjson.Array) -> np.ndarray | None:
+    try:
+        return np.frombuffer(array.as_buffer(of_type="i"), dtype=np.int64)
+    except (TypeError, ValueError):  # a float somewhere, or an integer beyond int64
+        return None
 
 
 def _doubles(array: simdjson.Array) -> np.ndarray | None:
