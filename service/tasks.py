@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from modelcard import AnomalyTask, ClassificationTask, ForecastingTask, ImageSpec
+from service.codecs.json_body import refuse_unknown_keys
 from service.dataplane import DataPlane, InferRequest
 from service.errors import InvalidInput, Unimplemented
 from service.served_model import ServedModel
@@ -37,11 +38,7 @@ def task_of(model: ServedModel, kind: type):
 
 def _only(body: dict, *options: str) -> None:
     """Refuse keys the verb does not take: a misspelt option must not be ignored."""
-    unknown = sorted(set(body) - {"instances", *options})
-    if unknown:
-        raise InvalidInput(
-            f"unknown key(s) {unknown}; this verb takes {sorted({'instances', *options})}"
-        )
+    refuse_unknown_keys(body, {"instances", *options}, "this verb's body")
 
 
 def _instances(body: dict) -> list | np.ndarray:

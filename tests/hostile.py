@@ -118,7 +118,7 @@ def v1_cases() -> list[Case]:
             "classify: a misspelt option",
             CLASSIFY_DIGITS,
             {"instances": [IMAGE], "kk": 2},
-            "unknown key(s) ['kk']; this verb takes ['instances', 'k']",
+            "unknown key(s) ['kk'] in this verb's body; it takes ['instances', 'k']",
         ),
         bad(
             "forecast: a misspelt option",
@@ -917,6 +917,22 @@ def url_cases() -> list[Case]:
             j({"ready": "yes"}),
             400,
             "'ready' must be true or false",
+        ),
+        Case(
+            "v2 index: a misspelt key",
+            "POST",
+            "/v2/repository/index",
+            j({"readdy": True}),
+            400,
+            "unknown key(s) ['readdy'] in the repository index body; it takes ['ready']",
+        ),
+        Case(
+            "v2 load: a key beside parameters",
+            "POST",
+            "/v2/repository/models/digits/load",
+            j({"parameters": {}, "config": "{}"}),
+            400,
+            "unknown key(s) ['config'] in the repository load/unload body",
         ),
         Case(
             "v2 load: model control off without a token",

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 
 from modelcard import ClassificationTask, parse_version
 from service.codecs import v2
-from service.codecs.json_body import parse_json_object
+from service.codecs.json_body import parse_json_object, refuse_unknown_keys
 from service.dataplane import InferRequest
 from service.errors import InvalidInput, Unavailable, VersionNotFound
 from service.http import current_record, dataplane, json_response, request_body, resolve
@@ -149,6 +149,7 @@ def repository_index():
     """Every model in the repository with its state; ``{"ready": true}`` keeps ready ones."""
     data = request_body()
     body = parse_json_object(data) if data.strip() else {}
+    refuse_unknown_keys(body, {"ready"}, "the repository index body")
     ready_only = body.get("ready", False)
     if not isinstance(ready_only, bool):
         raise InvalidInput("'ready' must be true or false")
@@ -179,7 +180,9 @@ def _admin_parameters() -> dict:
     data = request_body()
     if not data.strip():
         return {}
-    parameters = parse_json_object(data).get("parameters", {})
+    body = parse_json_object(data)
+    refuse_unknown_keys(body, {"parameters"}, "the repository load/unload body")
+    parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):
         raise InvalidInput("'parameters' must be an object")
     return parameters

@@ -88,6 +88,16 @@ def parse_json_object(body: bytes) -> dict:
     return value
 
 
+def refuse_unknown_keys(body: dict, allowed: set[str], where: str) -> None:
+    """Refuse a body key outside ``allowed``: a misspelt option must not pass as absent.
+
+    ``where`` names the body in the message ("the predict body", "this verb").
+    """
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown key(s) {unknown} in {where}; it takes {sorted(allowed)}")
+
+
 def dumps(value: object) -> bytes:
     """Serialise with numpy arrays and scalars handled natively by orjson."""
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)

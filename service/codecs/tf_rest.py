@@ -12,6 +12,7 @@ import binascii
 
 import numpy as np
 
+from service.codecs.json_body import refuse_unknown_keys
 from service.errors import InvalidInput, summary
 from service.signature import TensorSpec
 
@@ -20,11 +21,7 @@ PREDICT_KEYS = {"instances", "inputs", "signature_name"}
 
 def decode_predict(body: dict, specs: dict[str, TensorSpec]) -> tuple[dict[str, np.ndarray], bool]:
     """The request's input arrays and whether it used the row (``instances``) format."""
-    unknown = sorted(set(body) - PREDICT_KEYS)
-    if unknown:  # a typo ("instance") must not pass as a request without the key
-        raise InvalidInput(
-            f"unknown key(s) {unknown} in the predict body; it takes {sorted(PREDICT_KEYS)}"
-        )
+    refuse_unknown_keys(body, PREDICT_KEYS, "the predict body")  # "instance" is no request
     has_rows, has_cols = "instances" in body, "inputs" in body
     if has_rows == has_cols:
         raise InvalidInput(
