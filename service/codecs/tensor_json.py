@@ -134,8 +134,9 @@ def _needs_python_ints(text: bytes) -> bool:
     buffer no longer says which values were written as integers; the text does. Integers
     only (so beyond int64: UINT64) stay ints, and so does any integer a double would round.
     """
-    integers = [token for token in _NUMBER.findall(text) if not _NOT_INTEGER.search(token)]
-    return len(integers) == len(_NUMBER.findall(text)) or any(
+    tokens = _NUMBER.findall(text)
+    integers = [token for token in tokens if not _NOT_INTEGER.search(token)]
+    return len(integers) == len(tokens) or any(
         float(int(token)) != int(token) for token in integers
     )
 
