@@ -11,16 +11,14 @@ import threading
 import time
 from pathlib import Path
 
-from tests.traffic import Traffic, metric_total, percentile, publish, rss_kib, worker_pids
+from tests.traffic import Traffic, percentile, publish, rss_kib, worker_pids
 
 PHASE_S = 5.0  # one window without reloads or with them; windows alternate to share noise
 ROUNDS = 3
-# The goal is 1.5x; measured on 2 cores it is 3.4-4.1x (README, Reliability): each
-# sentiment load is ~0.24 s of CPU per worker (turns taken across workers), one C call of
-# it holds the GIL for 8-9 ms, and back-to-back reloads keep a core loading most of the
-# time. What this bound catches is a stall: the full collection that each load ran with
-# the GIL held made it 21x (398 ms).
-P99_RATIO_LIMIT = 8.0
+# The goal is 1.5x; measured 1.4-1.7x on 2 cores (README, Reliability), so asserting it
+# would fail on noise alone. What this bound catches is a stall: a full collection after
+# each load, GIL held, made it 21x (398 ms).
+P99_RATIO_LIMIT = 4.0
 
 
 def _repo(tmp_path: Path, tiny_models: Path) -> Path:
@@ -31,27 +29,39 @@ def _repo(tmp_path: Path, tiny_models: Path) -> Path:
 
 
 class Reloader(threading.Thread):
-    """Publishes sentiment's next version, waits until both workers loaded it (policy
-    latest 1: the previous one is unloaded), deletes the previous directory; repeats."""
+    """Publishes sentiment's next version, waits until both workers loaded it and unloaded
+    the previous one (policy latest 1), deletes the previous directory; repeats.
 
-    def __init__(self, url: str, repo: Path, src: Path, limit: int | None = None):
+    It follows the server's log, not ``/metrics``: a scrape holds a worker's GIL for
+    7-19 ms (more as unloaded versions' series pile up), and polling it 10 times a second
+    in the reload windows only doubled digits' p99 with no reload at all (20 -> 37-45 ms,
+    measured on its own), so the test measured its own polling more than the reloads.
+    """
+
+    def __init__(self, server, repo: Path, src: Path, limit: int | None = None):
         super().__init__(daemon=True)
-        self.url, self.repo, self.src, self.limit = url, repo, src, limit
+        self.server, self.repo, self.src, self.limit = server, repo, src, limit
         self.version, self.run_event, self.stop = 1, threading.Event(), threading.Event()
         self.error: BaseException | None = None
+        self._log = open(server.log_path, "rb")  # noqa: SIM115 - read on as it grows, for the whole test
+        self._partial, self._loads = b"", []
 
-    def reload_once(self) -> None:
+    def _logged(self, message: str) -> int:
+        """Log lines so far whose message starts with ``message``; the log is read on from
+        where the last call stopped, and only the lines about sentiment's versions kept."""
+        *lines, self._partial = (self._partial + self._log.read()).split(b"\n")
+        self._loads += [line for line in lines if b"sentiment version" in line]
+        return sum(f'"msg":"{message}'.encode() in line for line in self._loads)
+
+    def reload_once(self, workers: int = 2) -> None:
         model_dir = self.repo / "sentiment"
-        attempts = metric_total(self.url, "serving_model_load_attempts_total", model="sentiment")
         publish(self.src, model_dir, self.version + 1)
+        loaded = f"loaded sentiment version {self.version + 1} in "
+        unloaded = f'unloaded sentiment version {self.version}"'
         deadline = time.monotonic() + 60
-        while (
-            metric_total(self.url, "serving_model_load_attempts_total", model="sentiment")
-            < attempts + 2  # one load per worker
-            or metric_total(self.url, "serving_model_versions_loaded", model="sentiment") != 1
-        ):
+        while self._logged(loaded) < workers or self._logged(unloaded) < workers:
             assert time.monotonic() < deadline, "sentiment's next version did not load"
-            time.sleep(0.1)
+            time.sleep(0.05)
         shutil.rmtree(model_dir / str(self.version))
         self.version += 1
 
@@ -68,7 +78,7 @@ class Reloader(threading.Thread):
 def test_reloading_one_model_does_not_stall_another(tiny_models, tmp_path, live_server):
     repo = _repo(tmp_path, tiny_models)
     server = live_server(repo)
-    reloader = Reloader(server.url, repo, tiny_models / "sentiment" / "1")
+    reloader = Reloader(server, repo, tiny_models / "sentiment" / "1")
     quiet, reloading = [], []
     with Traffic(server.url, clients=4, pause_s=0.005) as traffic:
         reloader.start()
@@ -106,7 +116,7 @@ def test_worker_memory_returns_after_twenty_loads(tiny_models, tmp_path, live_se
     with Traffic(server.url, clients=2, pause_s=0.01) as traffic:  # buffers of a live server
         traffic.wait_requests(200)
         before = {pid: rss_kib(pid) for pid in pids}
-        reloader = Reloader(server.url, repo, tiny_models / "sentiment" / "1")
+        reloader = Reloader(server, repo, tiny_models / "sentiment" / "1")
         started = time.monotonic()
         for _ in range(20):
             reloader.reload_once()
