@@ -13,8 +13,9 @@ whole machine for that moment. Two things keep it from the requests of other mod
   interval a request thread waits up to 5 ms per hand-over, several per request.
 
 Measured with tests/test_isolation.py (digits p99 while sentiment reloads back to back,
-interleaved runs): 24-31 ms without either, 20-26 ms with both. What remains is TensorFlow's
-graph import itself, one C call that holds the GIL for ~9 ms per load, and CPU.
+interleaved runs, when the test still polled /metrics): 24-31 ms without either, 20-26 ms
+with both. The graph import, one C call that held the GIL for 9-23 ms per load, now goes in
+parts (service/graph_import.py).
 """
 
 from __future__ import annotations

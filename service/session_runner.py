@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from service.graph_import import load_saved_model
+
 ArrayFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 
@@ -56,8 +58,9 @@ class SavedModelSession:
         self._session = tf.compat.v1.Session(graph=self._graph, config=config)
         with self._graph.as_default():
             # Restores the variables and runs the init op (lookup tables of text models),
-            # exactly as TF Serving's LoadSavedModel does.
-            self.meta_graph = tf.compat.v1.saved_model.load(self._session, ["serve"], str(path))
+            # exactly as TF Serving's LoadSavedModel does; the graph goes in in parts that
+            # leave the GIL to the requests served meanwhile (service/graph_import.py).
+            self.meta_graph = load_saved_model(self._session, path, ["serve"])
 
     def callable(self, signature_name: str) -> tuple[ArrayFn, list[str]]:
         """numpy -> numpy function of one signature, and the output names it returns.
