@@ -77,7 +77,13 @@ def node_parts(nodes) -> list[list[int]] | None:
     groups = _colocation_groups(nodes, index)
     group_of = {i: g for g, members in enumerate(groups) for i in members}
     needs = [
-        {group_of[index[src]] for i in members for src in _sources(nodes[i]) if src in index} - {g}
+        {
+            group_of[index[src]]
+            for i in members
+            for src in map(_source, nodes[i].input)
+            if src in index
+        }
+        - {g}
         for g, members in enumerate(groups)
     ]
     users: list[list[int]] = [[] for _ in groups]
@@ -110,9 +116,9 @@ def node_parts(nodes) -> list[list[int]] | None:
     return parts
 
 
-def _sources(node) -> list[str]:
-    """Names of the nodes ``node`` reads from (``x``, ``x:1``) or waits for (``^x``)."""
-    return [name.lstrip("^").split(":")[0] for name in node.input]
+def _source(input_name: str) -> str:
+    """The node an input names: ``x`` for ``x``, ``x:1`` (an output) and ``^x`` (a wait)."""
+    return input_name.lstrip("^").split(":")[0]
 
 
 def _calls_function(node) -> bool:
@@ -173,7 +179,7 @@ def _import_part(graph, graph_def, part: list[int], producer_ops) -> None:
     mapped = set()
     for node in piece.node:
         for name in node.input:
-            if name in mapped or name.lstrip("^").split(":")[0] in own:
+            if name in mapped or _source(name) in own:
                 continue
             mapped.add(name)
             if name.startswith("^"):
