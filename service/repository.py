@@ -292,7 +292,7 @@ class ModelRepository:
             hot = self.scanned.is_set()
             with self._turns.hot_load() if hot else contextlib.nullcontext():
                 model = load_version(
-                    name, version, path, batching, metrics.batch_observer, self.threads
+                    name, version, path, batching, self.threads
                 )
         except Exception as exc:
             message = f"failed to load {name} version {version}: {summary(exc)}"

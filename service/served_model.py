@@ -77,6 +77,7 @@ class ServedModel:
     signatures: dict[str, Signature]
     loaded_at: float = field(default_factory=time.time)
     _session: SavedModelSession | None = None  # kept alive as long as the version
+    _series: metrics.VersionSeries | None = None  # its histograms, ended with it
 
     def signature(self, name: str | None) -> Signature:
         name = name or DEFAULT_SIGNATURE
@@ -89,9 +90,13 @@ class ServedModel:
             ) from None
 
     def close(self) -> None:
+        """Unloaded: drain the batchers (queued requests are answered) and end the
+        version's metric series."""
         for sig in self.signatures.values():
             if sig.batcher is not None:
                 sig.batcher.close(drain=True)
+        if self._series is not None:
+            self._series.forget()
 
 
 def load_version(
@@ -99,7 +104,6 @@ def load_version(
     version: int,
     path: Path,
     batching: BatchingOptions | None,
-    observer_factory=None,
     threads: ThreadOptions | None = None,
 ) -> ServedModel:
     """Load, wrap and warm up one version. Raises on any failure (nothing is published)."""
@@ -107,27 +111,35 @@ def load_version(
     defs = read_signature_defs(path)
     session = SavedModelSession(path, threads or ThreadOptions())
     signatures = {}
-    latency = metrics.INFERENCE_LATENCY.labels(name, str(version))
-    for sig_name, sig_def in defs.items():
-        if sig_name.startswith("__"):  # e.g. __saved_model_init_op: not a servable signature
-            continue
-        run, _ = session.callable(sig_name)
-        signature = Signature(
-            sig_name,
-            tensor_specs(sig_def.inputs),
-            tensor_specs(sig_def.outputs),
-            sig_def.method_name,
-            _caller(run, latency),
-        )
-        if batching is not None and signature.batchable:
-            observer = observer_factory(name, version) if observer_factory else None
-            signature.batcher = Batcher(
-                signature.call, batching, name=f"{name}/{version}", observer=observer
+    series = metrics.VersionSeries(name, version)
+    try:
+        for sig_name, sig_def in defs.items():
+            if sig_name.startswith("__"):  # e.g. __saved_model_init_op: not a servable signature
+                continue
+            run, _ = session.callable(sig_name)
+            signature = Signature(
+                sig_name,
+                tensor_specs(sig_def.inputs),
+                tensor_specs(sig_def.outputs),
+                sig_def.method_name,
+                _caller(run, series.observe_call),
             )
-        signatures[sig_name] = signature
-    if not signatures:
-        raise ValueError("the SavedModel has no callable signatures")
-    model = ServedModel(name, version, path, card, defs, signatures, _session=session)
+            if batching is not None and signature.batchable:
+                signature.batcher = Batcher(
+                    signature.call,
+                    batching,
+                    name=f"{name}/{version}",
+                    observer=series.observe_batch,
+                )
+            signatures[sig_name] = signature
+        if not signatures:
+            raise ValueError("the SavedModel has no callable signatures")
+    except BaseException:
+        series.forget()
+        raise
+    model = ServedModel(
+        name, version, path, card, defs, signatures, _session=session, _series=series
+    )
     try:
         warm_up(model)
     except BaseException:
@@ -171,8 +183,8 @@ def collect_unloaded() -> None:
     gc.collect()
 
 
-def _caller(run: ArrayFn, latency) -> ArrayFn:
-    """The signature's session callable, timed into ``latency`` per call (one batch)."""
+def _caller(run: ArrayFn, observe_call: Callable[[float], None]) -> ArrayFn:
+    """The signature's session callable, each call (one batch) timed into ``observe_call``."""
     import tensorflow as tf
 
     def call(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -181,7 +193,7 @@ def _caller(run: ArrayFn, latency) -> ArrayFn:
             outputs = run(inputs)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
             raise InvalidInput(f"the model rejected the input: {summary(exc)}") from exc
-        latency.observe(time.perf_counter() - started)
+        observe_call(time.perf_counter() - started)
         return outputs
 
     return call

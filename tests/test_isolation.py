@@ -11,6 +11,9 @@ import threading
 import time
 from pathlib import Path
 
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.traffic import Traffic, percentile, publish, rss_kib, worker_pids
 
 PHASE_S = 5.0  # one window without reloads or with them; windows alternate to share noise
@@ -33,7 +36,7 @@ class Reloader(threading.Thread):
     the previous one (policy latest 1), deletes the previous directory; repeats.
 
     It follows the server's log, not ``/metrics``: a scrape holds a worker's GIL for
-    7-19 ms (more as unloaded versions' series pile up), and polling it 10 times a second
+    7-19 ms, and polling it 10 times a second
     in the reload windows only doubled digits' p99 with no reload at all (20 -> 37-45 ms,
     measured on its own), so the test measured its own polling more than the reloads.
     """
@@ -116,12 +119,14 @@ def test_worker_memory_returns_after_twenty_loads(tiny_models, tmp_path, live_se
     with Traffic(server.url, clients=2, pause_s=0.01) as traffic:  # buffers of a live server
         traffic.wait_requests(200)
         before = {pid: rss_kib(pid) for pid in pids}
+        scrape_before = _scrape(server.url)
         reloader = Reloader(server, repo, tiny_models / "sentiment" / "1")
         started = time.monotonic()
         for _ in range(20):
             reloader.reload_once()
         took = time.monotonic() - started
         traffic.wait_requests(200)
+        scrape_after = _scrape(server.url)
     after = {pid: rss_kib(pid) for pid in pids}
     assert worker_pids(server.process.pid) == pids  # no worker was replaced meanwhile
     growth = {pid: after[pid] / before[pid] - 1 for pid in pids}
@@ -133,6 +138,22 @@ def test_worker_memory_returns_after_twenty_loads(tiny_models, tmp_path, live_se
             f"({growth[pid]:+.1%})"
             for pid in pids
         )
+        + "; /metrics {} samples, {:.0f} KB, {:.1f} ms -> {} samples, {:.0f} KB, {:.1f} ms".format(
+            *scrape_before, *scrape_after
+        )
     )
     assert traffic.failures() == {}
     assert all(g < 0.10 for g in growth.values()), growth
+    # Unloaded versions' series left the exposition (they were ~51 samples per version).
+    assert scrape_after[0] <= scrape_before[0] + 20, (scrape_before, scrape_after)
+
+
+def _scrape(url: str, times: int = 11) -> tuple[int, float, float]:
+    """Samples and KB of one /metrics exposition, and the median time of ``times`` scrapes."""
+    took = []
+    for _ in range(times):
+        started = time.perf_counter()
+        text = requests.get(url + "/metrics", timeout=10).text
+        took.append(time.perf_counter() - started)
+    samples = sum(len(f.samples) for f in text_string_to_metric_families(text))
+    return samples, len(text) / 1000, sorted(took)[times // 2] * 1000
