@@ -147,3 +147,26 @@ def test_unloaded_versions_leave_the_exposition_of_a_live_server(
     # Two workers x two models, one file per loaded version: none for versions 1-3.
     versioned = [n for n in os.listdir(metrics_dir) if "-v" in n]
     assert len(versioned) == 4, versioned
+
+
+def _series(name: str) -> int:
+    return sum(1 for family in REGISTRY.collect() for s in family.samples if s.name == name)
+
+
+def test_what_a_client_sends_never_becomes_a_label_value(client):
+    """A label per unknown verb would let any client grow every scrape without bound."""
+
+    def hostile(i: int) -> None:
+        verb = "verb" + chr(ord("a") + i % 26) * (1 + i // 26)
+        answer = client.post(f"/v1/models/digits:{verb}", json={"instances": [1]})
+        assert answer.status_code == 404 and f":{verb}'" in answer.get_json()["error"]
+        assert client.get(f"/v2/models/nosuch{i}/versions/{i}").status_code == 404
+        answer = client.post(f"/v1/models/nosuch{i}/versions/{i}:predict", json={})
+        assert answer.status_code == 404
+
+    hostile(0)  # the few series these requests make, once
+    before = _series("serving_requests_total"), _series("serving_request_duration_seconds_count")
+    for i in range(1, 41):
+        hostile(i)
+    after = _series("serving_requests_total"), _series("serving_request_duration_seconds_count")
+    assert after == before

@@ -53,7 +53,8 @@ def model_url(rest: str):
     if url.verb in TASK_VERBS:
         record.relabel(api="task", endpoint=url.verb)
         return TASK_VERBS[url.verb](url)
-    record.relabel(endpoint=url.verb)
+    # Not the verb itself: a label value per verb a client makes up would grow every scrape.
+    record.relabel(endpoint="unknown")
     raise NotFound(
         f"unknown verb ':{url.verb}'; supported: predict, " + ", ".join(sorted(TASK_VERBS))
     )
