@@ -64,6 +64,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(console.bp)
     app.register_blueprint(docs.bp)
+    from service.api.fast_predict import FastPredict
+
+    # REST v1 :predict ahead of Flask's dispatch; everything else, and the app object that
+    # gunicorn and the tests hold, stays Flask's.
+    app.wsgi_app = FastPredict(app, settings.max_request_bytes)
     return app
 
 

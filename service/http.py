@@ -82,7 +82,8 @@ def error_response(message: str, status: int) -> Response:
     return json_response({"error": message}, status)
 
 
-def _timeout_s(header: str) -> float:
+def timeout_s(header: str) -> float:
+    """The client's deadline in seconds, from the ``X-Request-Timeout-Ms`` header."""
     try:
         milliseconds = float(header)
     except ValueError:
@@ -92,6 +93,17 @@ def _timeout_s(header: str) -> float:
             f"{TIMEOUT_HEADER} must be a positive number of milliseconds, got {header[:40]!r}"
         )
     return milliseconds / 1000
+
+
+def check_length(length: int | None, limit: int) -> None:
+    """Refuse a body whose Content-Length is over ``limit`` before reading any of it."""
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body of {length} bytes exceeds the limit of {limit} bytes")
+
+
+def internal_error_message(request_id: str) -> str:
+    """What a client sees of an unexpected exception (logged with the stack trace)."""
+    return f"internal error; see the server log for request id {request_id}"
 
 
 def install(app: Flask, max_request_bytes: int) -> None:
@@ -110,12 +122,8 @@ def install(app: Flask, max_request_bytes: int) -> None:
         )
         timeout_ms = req.headers.get(TIMEOUT_HEADER)
         if timeout_ms is not None:
-            scope.record.expire_after(_timeout_s(timeout_ms))
-        length = req.content_length
-        if length is not None and length > max_request_bytes:
-            raise PayloadTooLarge(
-                f"request body of {length} bytes exceeds the limit of {max_request_bytes} bytes"
-            )
+            scope.record.expire_after(timeout_s(timeout_ms))
+        check_length(req.content_length, max_request_bytes)
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -168,6 +176,4 @@ def install(app: Flask, max_request_bytes: int) -> None:
     def _internal(exc: Exception) -> Response:
         request_id = getattr(g.get("record"), "request_id", "")
         log.exception("unhandled error", extra={"request_id": request_id})
-        return error_response(
-            f"internal error; see the server log for request id {request_id}", 500
-        )
+        return error_response(internal_error_message(request_id), 500)

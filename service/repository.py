@@ -291,9 +291,7 @@ class ModelRepository:
             # among the workers and yields the GIL often (service/load_turns.py).
             hot = self.scanned.is_set()
             with self._turns.hot_load() if hot else contextlib.nullcontext():
-                model = load_version(
-                    name, version, path, batching, self.threads
-                )
+                model = load_version(name, version, path, batching, self.threads)
         except Exception as exc:
             message = f"failed to load {name} version {version}: {summary(exc)}"
             log.error(message)

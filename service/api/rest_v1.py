@@ -10,9 +10,10 @@ from service.api.urls import ModelUrl, parse_model_url
 from service.codecs.signature_defs import signature_def_map
 from service.codecs.tensor_json import parse_tensor_json
 from service.codecs.tf_rest import decode_predict, encode_outputs
-from service.dataplane import InferRequest
+from service.dataplane import DataPlane, InferRequest
 from service.errors import InvalidInput, MethodNotAllowed, NotFound
 from service.http import current_record, dataplane, json_response, request_body, resolve
+from service.recorder import RequestRecord
 from service.repository import VersionStatus
 
 bp = Blueprint("rest_v1", __name__)
@@ -49,7 +50,7 @@ def model_url(rest: str):
         raise MethodNotAllowed(f"POST is not allowed on /v1/models/{rest}")
     if url.verb == "predict":
         record.relabel(endpoint="predict")
-        return predict(url, record.deadline)
+        return predict(url)
     if url.verb in TASK_VERBS:
         record.relabel(api="task", endpoint=url.verb)
         return TASK_VERBS[url.verb](url)
@@ -95,13 +96,21 @@ def metadata(url: ModelUrl):
     return json_response(body)
 
 
-def predict(url: ModelUrl, deadline: float | None):
-    body = parse_tensor_json(request_body())
-    model = resolve(url.name, url.version, url.label)
+def predict(url: ModelUrl):
+    return json_response(run_predict(dataplane(), url, request_body(), current_record()))
+
+
+def run_predict(plane: DataPlane, url: ModelUrl, body_bytes: bytes, record: RequestRecord) -> dict:
+    """``:predict`` on a request body: the answer as JSON-ready data. Shared by the Flask
+    view and the WSGI fast path (service/api/fast_predict.py), which differ only in how
+    the body arrives and the answer leaves."""
+    body = parse_tensor_json(body_bytes)
+    model = plane.model(url.name, url.version, url.label)
+    record.target(model.name, model.version)
     signature_name = body.get("signature_name")
     if signature_name is not None and not isinstance(signature_name, str):
         raise InvalidInput("'signature_name' must be a string")
     signature = model.signature(signature_name)
     inputs, row_format = decode_predict(body, signature.inputs)
-    result = dataplane().infer(InferRequest(model, inputs, signature.name, deadline=deadline))
-    return json_response(encode_outputs(result.outputs, row_format))
+    result = plane.infer(InferRequest(model, inputs, signature.name, deadline=record.deadline))
+    return encode_outputs(result.outputs, row_format)
