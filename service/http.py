@@ -2,7 +2,8 @@
 
 Views only parse, call the data plane and shape; opening and closing each request's
 record (ids, metrics, access log: :mod:`service.recorder`) and mapping exceptions to
-``{"error": ...}`` responses happen here once.
+``{"error": ...}`` responses happen here once. REST v1 ``:predict`` skips Flask's
+dispatch (:mod:`service.api.fast_predict`) and uses the same checks and messages from here.
 """
 
 from __future__ import annotations
