@@ -83,6 +83,11 @@ def error_response(message: str, status: int) -> Response:
     return json_response({"error": message}, status)
 
 
+def error_headers(exc: ServingError) -> dict[str, str]:
+    """The headers a ServingError's answer carries besides its JSON body."""
+    return {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
+
+
 def timeout_s(header: str) -> float:
     """The client's deadline in seconds, from the ``X-Request-Timeout-Ms`` header."""
     try:
@@ -157,8 +162,7 @@ def install(app: Flask, max_request_bytes: int) -> None:
     @app.errorhandler(ServingError)
     def _serving_error(exc: ServingError) -> Response:
         response = error_response(exc.message, exc.http_status)
-        if exc.retry_after_s is not None:
-            response.headers["Retry-After"] = str(exc.retry_after_s)
+        response.headers.update(error_headers(exc))
         return response
 
     @app.errorhandler(HTTPException)

@@ -24,7 +24,8 @@ DEFAULT_SIGNATURE = "serving_default"
 
 
 def read_signature_defs(path: Path):
-    """The SignatureDef protos of a SavedModel's serving MetaGraph, as TF Serving reads them."""
+    """The SignatureDef protos of a SavedModel's serving MetaGraph, as TF Serving reads them
+    (for tools; a loaded version has them from its session)."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved = saved_model_pb2.SavedModel()
@@ -108,8 +109,8 @@ def load_version(
 ) -> ServedModel:
     """Load, wrap and warm up one version. Raises on any failure (nothing is published)."""
     card = ModelCard.read(path) if (path / CARD_FILE).exists() else None
-    defs = read_signature_defs(path)
     session = SavedModelSession(path, threads or ThreadOptions())
+    defs = dict(session.meta_graph.signature_def)  # the loader parsed saved_model.pb already
     signatures = {}
     series = metrics.VersionSeries(name, version)
     try:

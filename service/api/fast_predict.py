@@ -23,7 +23,7 @@ from service.api.rest_v1 import run_predict
 from service.api.urls import parse_model_url
 from service.codecs.json_body import dumps
 from service.errors import NotFound, ServingError
-from service.http import check_length, internal_error_message, timeout_s
+from service.http import check_length, error_headers, internal_error_message, timeout_s
 from service.recorder import recorder
 
 log = logging.getLogger("service.http")
@@ -74,8 +74,7 @@ class FastPredict:
                 payload, status = dumps(run_predict(self._dataplane, url, body, record)), 200
             except ServingError as exc:
                 payload, status = dumps({"error": exc.message}), exc.http_status
-                if exc.retry_after_s is not None:
-                    headers.append(("Retry-After", str(exc.retry_after_s)))
+                headers += error_headers(exc).items()
             except Exception:
                 log.exception("unhandled error", extra={"request_id": record.request_id})
                 payload, status = dumps({"error": internal_error_message(record.request_id)}), 500
