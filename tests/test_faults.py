@@ -283,7 +283,10 @@ def test_a_killed_worker_loses_only_its_in_flight_requests(tiny_models, tmp_path
     late = traffic.failures(since=killed_at + 1.0)
     _report("worker SIGKILL", traffic, lost_at_the_kill=sum(lost.values()))
     assert sum(lost.values()) <= CLIENTS and late == {}, lost  # one in flight per client at most
-    assert all(kind.startswith("ConnectionError") for kind in lost), lost
+    # Every loss is the connection dying, never an HTTP error: a reset, or (when the kill
+    # landed between gunicorn's write of the headers and its write of the body) a response
+    # cut short, which requests reports as ChunkedEncodingError.
+    assert all(kind.startswith(("ConnectionError", "ChunkedEncodingError")) for kind in lost), lost
     # the dead worker's gauges are gone (child_exit -> mark_process_dead), its counts are not
     wait_metric(server.url, "serving_requests_in_flight", 0, api="rest_v1")
     assert metric_total(server.url, "serving_model_versions_loaded", model="digits") == 1
