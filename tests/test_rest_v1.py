@@ -149,7 +149,11 @@ def test_numbers_parsed_straight_to_numpy_predict_as_the_general_path(client):
         data=body[:-2] + b", " + orjson.dumps([[[0.0]] * 28] * 28).replace(b"0.0", b"NaN") + b"]}",
     )
     assert fast.status_code == general.status_code == 200
-    assert general.get_json()["predictions"][:3] == fast.get_json()["predictions"]
+    # Not bit for bit: a batch of four rows may take another oneDNN kernel than one of three,
+    # which sums in another order (differences of a few 1e-8 seen).
+    np.testing.assert_allclose(
+        general.get_json()["predictions"][:3], fast.get_json()["predictions"], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_nan_and_infinity_literals_are_accepted(client):
