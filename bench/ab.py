@@ -24,6 +24,7 @@ from pathlib import Path
 from bench.coldstart import single_model_repo
 from bench.grpc_load import run_h2load
 from bench.http_load import LevelResult, run_wrk
+from bench.observe import snapshot
 from bench.servers import ROOT, Server, free_port, start_service
 from bench.workload import build_workload, grpc_predict_request, v1_json
 from modelcard import version_dirs
@@ -42,6 +43,7 @@ class Round:
     p99_ms: float | None
     errors: int
     cpu_ms_per_request: float | None
+    rows_per_call: float | None  # rows per model call: whether the change moved batching
 
 
 def export_revision(revision: str, into: Path) -> Path:
@@ -95,6 +97,8 @@ def compare(
             for name in order:
                 server, grpc_port = servers[name]
                 for api in APIS:
+                    # /metrics is scraped outside the CPU window: it is not the load's work
+                    rows_before = snapshot(server, model).batch_rows
                     cpu_before = server.cpu_seconds()
                     level = measure(
                         server,
@@ -108,6 +112,7 @@ def compare(
                         workdir,
                     )
                     cpu = server.cpu_seconds() - cpu_before
+                    rows_after = snapshot(server, model).batch_rows
                     row = Round(
                         number,
                         name,
@@ -116,6 +121,7 @@ def compare(
                         level.p99_ms,
                         level.errors,
                         round(1000 * cpu / level.requests, 3) if level.requests else None,
+                        _rows_per_call(rows_before, rows_after),
                     )
                     print(json.dumps(asdict(row)), flush=True)
                     results.append(row)
@@ -154,6 +160,7 @@ def summarise(results: list[Round]) -> dict:
                 "requests_per_s": _median([r.requests_per_s for r in rows]),
                 "p99_ms": _median([r.p99_ms for r in rows]),
                 "cpu_ms_per_request": _median([r.cpu_ms_per_request for r in rows]),
+                "rows_per_call": _median([r.rows_per_call for r in rows]),
                 "rounds_requests_per_s": [r.requests_per_s for r in rows],
                 "errors": sum(r.errors for r in rows),
             }
@@ -162,6 +169,14 @@ def summarise(results: list[Round]) -> dict:
             cells[f"after_over_before_{key}"] = round(a / b, 3) if a and b else None
         out[api] = cells
     return out
+
+
+def _rows_per_call(
+    before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 2)
 
 
 def _median(values: list[float | None]) -> float | None:

@@ -25,20 +25,21 @@ def test_head_against_the_working_tree_measures_both_apis_on_both(tiny_models, t
     for row in rows:
         assert row["errors"] == 0, row
         assert row["requests_per_s"] > 0 and row["cpu_ms_per_request"] > 0, row
+        assert row["rows_per_call"] >= 1.0, row  # from the server's batch-size histogram
     assert report["revision"] == "HEAD"
 
 
 def test_the_summary_takes_medians_and_ratios():
     rows = [
-        Round(n, tree, api, rps, 10.0, 0, cpu)
-        for n, (tree, rps, cpu) in enumerate(
+        Round(n, tree, api, rps, 10.0, 0, cpu, rows)
+        for n, (tree, rps, cpu, rows) in enumerate(
             [
-                ("before", 100.0, 0.5),
-                ("before", 300.0, 0.4),
-                ("before", 200.0, 0.6),
-                ("after", 210.0, 0.45),
-                ("after", 190.0, 0.55),
-                ("after", 220.0, 0.5),
+                ("before", 100.0, 0.5, 4.0),
+                ("before", 300.0, 0.4, 6.0),
+                ("before", 200.0, 0.6, 5.0),
+                ("after", 210.0, 0.45, None),
+                ("after", 190.0, 0.55, 2.0),
+                ("after", 220.0, 0.5, 3.0),
             ]
         )
         for api in APIS
@@ -48,3 +49,5 @@ def test_the_summary_takes_medians_and_ratios():
     assert summary["after"]["requests_per_s"] == 210.0
     assert summary["after_over_before_requests_per_s"] == 1.05
     assert summary["after_over_before_cpu_ms_per_request"] == 1.0
+    assert summary["before"]["rows_per_call"] == 5.0
+    assert summary["after"]["rows_per_call"] == 2.5  # a round without model calls is left out
