@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.batching import Batcher, BatchingOptions
+from service.batching import QUIET_BATCHES, Batcher, BatchingOptions
 from service.errors import (
     DeadlineExceeded,
     InternalError,
@@ -47,6 +47,12 @@ class Recorder:
     @property
     def sizes(self) -> list[int]:
         return [len(next(iter(call.values()))) for call in self.calls]
+
+
+def quieten(batcher: Batcher) -> None:
+    """Run the single-row batches after which an idle caller runs its own."""
+    for _ in range(QUIET_BATCHES):
+        batcher.submit({"x": col(0)})
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -318,6 +324,104 @@ def test_submit_timeout_while_batch_is_running(make) -> None:
     np.testing.assert_array_equal(batcher.submit({"x": col(3)}, timeout=5)["y"], col(6))
 
 
+def test_a_quiet_models_request_runs_on_its_callers_thread(make, pool) -> None:
+    threads: list[str] = []
+    rec = Recorder(gated=True)
+
+    def fn(inputs: Arrays) -> Arrays:
+        threads.append(threading.current_thread().name)
+        return rec(inputs)
+
+    batcher = make(fn, max_batch_size=8)
+    rec.gate.set()
+    quieten(batcher)
+    assert threads == ["batcher-t-0"] * QUIET_BATCHES  # quiet, but not yet for long enough
+    me = threading.current_thread().name
+    for value in (1, 2):
+        np.testing.assert_array_equal(
+            batcher.submit({"x": col(value)}, timeout=5)["y"], col(2 * value)
+        )
+    assert threads[QUIET_BATCHES:] == [me, me]
+
+    # Load returns: a batch of several requests ends the quiet spell, so the next request
+    # is handed to the batch thread, whose wake-up lets company join its batch.
+    rec.gate.clear()
+    blocker = block_with(batcher, rec, pool)
+    queued = [enqueue(batcher, pool, {"x": col(v)}) for v in (3, 4)]
+    rec.gate.set()
+    assert blocker.result(5)["y"].item() == -2 and [f.result(5)["y"].item() for f in queued] == [
+        6,
+        8,
+    ]
+    del threads[:]
+    batcher.submit({"x": col(5)})
+    assert threads == ["batcher-t-0"]
+
+
+def test_requests_behind_a_callers_batch_queue_for_one_batch_thread(make, pool) -> None:
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    rec = Recorder(gated=True)
+
+    def fn(inputs: Arrays) -> Arrays:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return rec(inputs)
+        finally:
+            with lock:
+                running -= 1
+
+    batcher = make(fn, max_batch_size=8)
+    rec.gate.set()
+    quieten(batcher)
+    rec.gate.clear()
+    rec.entered.clear()
+    caller = pool.submit(batcher.submit, {"x": col(1)})
+    assert rec.entered.wait(5)  # the caller's own batch is running, on its thread
+    queued = [enqueue(batcher, pool, {"x": col(v)}) for v in (2, 3, 4)]
+    time.sleep(0.05)
+    assert batcher.queued_rows == 3  # the batch thread waits for the slot the caller holds
+    rec.gate.set()
+    assert caller.result(5)["y"].item() == 2
+    assert [f.result(5)["y"].item() for f in queued] == [4, 6, 8]
+    assert rec.sizes == [1] * QUIET_BATCHES + [1, 3]  # the three waiters became one batch
+    assert most == 1  # num_batch_threads=1: never two model calls at once
+
+
+def test_with_a_batch_timeout_or_a_tight_deadline_idle_requests_wait_for_the_batch_thread(
+    make,
+) -> None:
+    threads: list[str] = []
+
+    def record(inputs: Arrays) -> Arrays:
+        threads.append(threading.current_thread().name)
+        return double(inputs)
+
+    waiting = make(record, batch_timeout_micros=1_000)
+    quieten(waiting)
+    waiting.submit({"x": col(1)})
+    assert threads == ["batcher-t-0"] * (QUIET_BATCHES + 1)  # a timeout asks for company
+
+    threads.clear()
+
+    def slow(inputs: Arrays) -> Arrays:
+        time.sleep(0.05)
+        return record(inputs)
+
+    tight = make(slow)
+    quieten(tight)  # on the batch thread: times a batch at ~50 ms
+    with pytest.raises(DeadlineExceeded):
+        tight.submit({"x": col(2)}, timeout=0.03)  # under the last batch: the batch thread's
+    wait_until(lambda: tight._free_slots == 1)  # the abandoned batch finished in the background
+    assert threads == ["batcher-t-0"] * (QUIET_BATCHES + 1)
+    tight.submit({"x": col(3)}, timeout=5)  # room to spare: inline
+    assert threads[-1] == threading.current_thread().name
+
+
 def test_close_drain_finishes_queued_requests(make, pool) -> None:
     rec = Recorder(gated=True)
     batcher = make(rec, max_batch_size=2)
@@ -463,8 +567,14 @@ def test_stress_random_requests_match_unbatched(make) -> None:
         with lock:
             observed.append((rows, padded))
 
+    def model(inputs: Arrays) -> Arrays:
+        # A model call gives the GIL back while it computes, so requests arrive and queue
+        # meanwhile; a pure-Python fn would hold it and let every caller run alone.
+        time.sleep(0.0002)
+        return fn(inputs)
+
     batcher = make(
-        fn,
+        model,
         max_batch_size=32,
         allowed_batch_sizes=(4, 8, 16, 32),
         num_batch_threads=2,
