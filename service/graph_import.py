@@ -41,8 +41,8 @@ def load_saved_model(session, path: Path, tags: Sequence[str]):
     Same effect as ``tf.compat.v1.saved_model.load(session, tags, path)``: the same
     operations, restored variables and initialised tables (tests/test_graph_import.py).
     """
-    import tensorflow as tf
     from tensorflow.python.saved_model import loader_impl
+    from tensorflow.python.training import saver as saver_lib
 
     loader = loader_impl.SavedModelLoader(str(path))
     meta_graph = loader.get_meta_graph_def_from_tags(list(tags))
@@ -51,7 +51,7 @@ def load_saved_model(session, path: Path, tags: Sequence[str]):
     if sys.byteorder == "little" and not graph_def.library.gradient:
         parts = node_parts(graph_def.node)
     if parts is None:
-        return tf.compat.v1.saved_model.load(session, list(tags), str(path))
+        return loader_impl.load(session, list(tags), str(path))  # tf.compat.v1.saved_model.load
     producer_ops = (
         meta_graph.meta_info_def.stripped_op_list
         if meta_graph.meta_info_def.HasField("stripped_op_list")
@@ -63,7 +63,7 @@ def load_saved_model(session, path: Path, tags: Sequence[str]):
         _import_part(graph, graph_def, part, producer_ops)
     # Collections and the saver refer to the nodes by name; they are all in place now.
     meta_graph.ClearField("graph_def")
-    saver = tf.compat.v1.train.import_meta_graph(meta_graph)
+    saver = saver_lib.import_meta_graph(meta_graph)  # tf.compat.v1.train.import_meta_graph
     loader.restore_variables(session, saver)
     loader.run_init_ops(session, list(tags))
     return meta_graph

@@ -90,6 +90,14 @@ def on_exit(server) -> None:
         shutil.rmtree(_ready_dir, ignore_errors=True)
 
 
+def post_fork(server, worker) -> None:
+    # In the new worker, before its app (and TensorFlow) is imported: TensorFlow's parts
+    # without its public API, 2.3-2.8 s -> 0.8 s per worker (service/tf_modules.py).
+    from service.tf_modules import skip_public_api
+
+    skip_public_api()
+
+
 def post_worker_init(worker) -> None:
     # The app is built (worker.wsgi); load its models and open gRPC before this worker
     # accepts its first connection.

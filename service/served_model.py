@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from modelcard import CARD_FILE, ModelCard
-from service import metrics
+from service import metrics, tf_modules
 from service.batching import Batcher, BatcherClosed, BatchingOptions
 from service.errors import InvalidInput, ServingError, summary
 from service.session_runner import ArrayFn, SavedModelSession, ThreadOptions
@@ -167,7 +167,8 @@ def freeze_long_lived_objects() -> None:
     version loaded at start and unloaded later stays frozen (its graph's cycles are never
     collected: ~6 MiB for the tiny sentiment model), once per version loaded at start.
     """
-    import tensorflow  # noqa: F401 - a repository empty at start would import it later, unfrozen
+    # A repository empty at start would import these later, unfrozen.
+    tf_modules.import_serving_modules()
 
     gc.collect()
     gc.freeze()
@@ -186,13 +187,13 @@ def collect_unloaded() -> None:
 
 def _caller(run: ArrayFn, observe_call: Callable[[float], None]) -> ArrayFn:
     """The signature's session callable, each call (one batch) timed into ``observe_call``."""
-    import tensorflow as tf
+    from tensorflow.python.framework.errors_impl import InvalidArgumentError
 
     def call(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         try:
             outputs = run(inputs)
-        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+        except (InvalidArgumentError, ValueError, TypeError) as exc:
             raise InvalidInput(f"the model rejected the input: {summary(exc)}") from exc
         observe_call(time.perf_counter() - started)
         return outputs

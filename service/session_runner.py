@@ -48,14 +48,17 @@ class SavedModelSession:
     """
 
     def __init__(self, path: Path, threads: ThreadOptions):
-        import tensorflow as tf
+        # By module path, not tf.compat.v1: a worker skips TensorFlow's public API.
+        from tensorflow.core.protobuf import config_pb2
+        from tensorflow.python.client import session
+        from tensorflow.python.framework import ops
 
-        config = tf.compat.v1.ConfigProto(
+        config = config_pb2.ConfigProto(
             intra_op_parallelism_threads=threads.intra_op,
             inter_op_parallelism_threads=threads.inter_op,
         )
-        self._graph = tf.Graph()
-        self._session = tf.compat.v1.Session(graph=self._graph, config=config)
+        self._graph = ops.Graph()
+        self._session = session.Session(graph=self._graph, config=config)
         with self._graph.as_default():
             # Restores the variables and runs the init op (lookup tables of text models),
             # exactly as TF Serving's LoadSavedModel does; the graph goes in in parts that
