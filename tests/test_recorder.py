@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -13,6 +14,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from service import metrics
 from service.recorder import recorder
+from service.settings import Settings
+from tests.conftest import serving_app
 from tests.traffic import metric_samples
 
 IMAGE = np.zeros((28, 28, 1)).tolist()
@@ -117,13 +120,20 @@ def test_a_relabelled_record_moves_its_in_flight_count():
     )
 
 
-def test_load_counters_exist_at_zero_before_any_failure(client):
-    text = client.get("/metrics").get_data(as_text=True)
+def test_load_counters_exist_at_zero_before_any_failure(tiny_models, tmp_path):
+    # Names no other test uses: the counters are process-wide, and tests that ran earlier
+    # in this process failed loads of the usual models on purpose.
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_models / "digits" / "1", repo / "never-failed" / "1")
+    (repo / "failed-once" / "1").mkdir(parents=True)
+    (repo / "failed-once" / "1" / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+    with serving_app(Settings(model_repository=repo, poll_interval_s=0, grpc_port=0)) as app:
+        text = app.test_client().get("/metrics").get_data(as_text=True)
     failures = {
         s.labels["model"]: s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
         if s.name == "serving_model_load_failures_total"
     }
-    assert failures["digits"] == 0 and failures["sentiment"] == 0
-    assert failures["broken"] >= 1  # the repository's deliberately broken version
+    assert failures["never-failed"] == 0
+    assert failures["failed-once"] == 1
