@@ -9,18 +9,32 @@ graph in pieces, with the GIL free between them:
 
 - the function library, one ``FunctionDef`` per call (0.1-0.5 ms each);
 - the nodes in topological order, in parts of at most ``PART_NODES``, each colocation group
-  whole (the importer checks a node's ``loc:@`` against the nodes it already has), and each
-  node that calls a function alone: its shape inference walks the function's body, the
-  costliest single step (1-5 ms for the Keras models' ``StatefulPartitionedCall``).
+  and each cycle whole (the importer checks a node's ``loc:@`` against the nodes it already
+  has, and resolves back edges only within one GraphDef), and each node that calls a
+  function alone.
 
 Nodes of a part that read outputs of earlier parts get them through the importer's input
-map, as ``tf.import_graph_def(input_map=...)`` does. The rest is TensorFlow's own loader on
-the populated graph: collections and the saver (``import_meta_graph`` of the MetaGraph
-without its nodes), variables restored, the init op run with the asset paths.
+map, as ``tf.import_graph_def(input_map=...)`` does. Then, as TensorFlow's C++ loader (the
+one TF Serving uses) does, the variables are restored and the init op is run by tensor and
+operation name, the asset paths fed.
 
-A graph with a cycle (TF1 ``while_loop``'s ``NextIteration`` back edges) or with gradient
-functions is imported in one call as before; so is everything on a big-endian host, where
-TF's loader also swaps tensor contents.
+Two costs of TensorFlow's Python loader are left out, each of which held the GIL longer than
+the import itself (sentiment, per load: C import 20 -> 7 ms, Python wrappers 14-22 ms -> 0):
+
+- **Python ``Operation`` objects.** Nothing here needs them: the served signatures become
+  ``Session::MakeCallable`` handles, which name their tensors (service/session_runner.py).
+  Without them an unloaded version also leaves far fewer reference cycles to collect.
+- **Shape inference through function bodies.** At import, a node that calls a function
+  (Keras's ``StatefulPartitionedCall``) has its output shapes inferred by walking the
+  function: 2-6 ms each. It is marked ``_disable_call_shape_inference``, TensorFlow's own
+  switch for this; the shapes served come from the SignatureDefs, and the session's
+  optimiser infers its own when it prepares a callable. Outputs are bit-identical
+  (tests/test_graph_import.py).
+
+A cycle (a TF1 ``while_loop``'s ``NextIteration`` back edge) goes into one part whole: the
+importer resolves back edges within the GraphDef it is given. A graph with gradient
+functions is loaded by TensorFlow's Python loader; so is everything on a big-endian host,
+where TF's loader also swaps tensor contents.
 """
 
 from __future__ import annotations
@@ -38,19 +52,17 @@ def load_saved_model(session, path: Path, tags: Sequence[str]):
     """Load the MetaGraph tagged ``tags`` of the SavedModel at ``path`` into ``session``
     (whose graph is the default graph); returns the MetaGraphDef without its GraphDef.
 
-    Same effect as ``tf.compat.v1.saved_model.load(session, tags, path)``: the same
-    operations, restored variables and initialised tables (tests/test_graph_import.py).
+    Same effect as ``tf.compat.v1.saved_model.load(session, tags, path)`` for everything a
+    callable reaches: the same nodes, restored variables and initialised tables
+    (tests/test_graph_import.py). The graph has no Python ``Operation`` objects: run it by
+    tensor names (``Session.make_callable``'s options), not with ``Session.run``.
     """
     from tensorflow.python.saved_model import loader_impl
-    from tensorflow.python.training import saver as saver_lib
 
     loader = loader_impl.SavedModelLoader(str(path))
     meta_graph = loader.get_meta_graph_def_from_tags(list(tags))
     graph_def = meta_graph.graph_def
-    parts = None
-    if sys.byteorder == "little" and not graph_def.library.gradient:
-        parts = node_parts(graph_def.node)
-    if parts is None:
+    if sys.byteorder != "little" or graph_def.library.gradient:
         return loader_impl.load(session, list(tags), str(path))  # tf.compat.v1.saved_model.load
     producer_ops = (
         meta_graph.meta_info_def.stripped_op_list
@@ -59,50 +71,81 @@ def load_saved_model(session, path: Path, tags: Sequence[str]):
     )
     graph = session.graph
     _import_functions(graph, graph_def.library)
-    for part in parts:
-        _import_part(graph, graph_def, part, producer_ops)
-    # Collections and the saver refer to the nodes by name; they are all in place now.
+    imported: dict[str, object] = {}  # node name -> its TF_Operation, for later parts' inputs
+    for part in node_parts(graph_def.node):
+        _import_part(graph, graph_def, part, producer_ops, imported)
     meta_graph.ClearField("graph_def")
-    saver = saver_lib.import_meta_graph(meta_graph)  # tf.compat.v1.train.import_meta_graph
-    loader.restore_variables(session, saver)
-    loader.run_init_ops(session, list(tags))
+    assets = loader_impl.get_asset_tensors(str(path), meta_graph)
+    _restore_variables(session, meta_graph, path)
+    init_op = _init_op_name(meta_graph)
+    if init_op is not None:
+        _run(session, feeds=assets, targets=[init_op])
     return meta_graph
 
 
-def node_parts(nodes) -> list[list[int]] | None:
+def _restore_variables(session, meta_graph, path: Path) -> None:
+    """Run the saver's restore op on the version's checkpoint, as TF's C++ loader does: not
+    at all when the SavedModel has no saver or no variables."""
+    saver = meta_graph.saver_def
+    prefix = path / "variables" / "variables"
+    if not saver.restore_op_name or not prefix.with_suffix(".index").exists():
+        return
+    _run(session, feeds={saver.filename_tensor_name: str(prefix)}, targets=[saver.restore_op_name])
+
+
+def _init_op_name(meta_graph) -> str | None:
+    """The init op TF's loader runs: the ``__saved_model_init_op`` signature's, else the
+    ``saved_model_main_op`` or the older ``legacy_init_op`` collection's only entry."""
+    from tensorflow.python.saved_model import constants
+
+    key = constants.INIT_OP_SIGNATURE_KEY
+    if key in meta_graph.signature_def:
+        return meta_graph.signature_def[key].outputs[key].name
+    for key in (constants.MAIN_OP_KEY, constants.LEGACY_INIT_OP_KEY):
+        if key in meta_graph.collection_def:
+            names = meta_graph.collection_def[key].node_list.value
+            if len(names) != 1:
+                raise RuntimeError(f"expected exactly one SavedModel init op, found {len(names)}")
+            return names[0]
+    return None
+
+
+def _run(session, feeds: dict, targets: list[str]) -> None:
+    """Run ``targets`` once, feeding ``feeds`` (tensor name -> value), by name."""
+    import numpy as np
+    from tensorflow.core.protobuf import config_pb2
+
+    names = sorted(feeds)
+    options = config_pb2.CallableOptions(feed=names, target=targets)
+    run = session._make_callable_from_options(options)  # see service/session_runner.py
+    run(*[np.array(feeds[name], dtype=object) for name in names])
+
+
+def node_parts(nodes) -> list[list[int]]:
     """Indices of ``nodes`` in import order, in parts: every input of a node is in its own
-    part or an earlier one; a colocation group never straddles two parts; a node that calls
-    a function is in a part of its own group only. None when the graph has a cycle."""
+    part or an earlier one; a colocation group never straddles two parts, nor does a cycle
+    (a TF1 loop's back edge, or a TF1 saver's ``control_dependency`` colocated with the
+    filename its ``SaveV2`` reads); a node that calls a function is in a part of its own
+    unit only."""
     index = {node.name: i for i, node in enumerate(nodes)}
     groups = _colocation_groups(nodes, index)
     group_of = {i: g for g, members in enumerate(groups) for i in members}
     needs = [
-        {
-            group_of[index[src]]
-            for i in members
-            for src in map(_source, nodes[i].input)
-            if src in index
-        }
-        - {g}
+        sorted(
+            {
+                group_of[index[src]]
+                for i in members
+                for src in map(_source, nodes[i].input)
+                if src in index
+            }
+            - {g}
+        )
         for g, members in enumerate(groups)
     ]
-    users: list[list[int]] = [[] for _ in groups]
-    for g, deps in enumerate(needs):
-        for dep in deps:
-            users[dep].append(g)
-    waiting = [len(deps) for deps in needs]
-    order = [g for g, count in enumerate(waiting) if count == 0]
-    for g in order:  # Kahn's algorithm: ``order`` grows while it is walked
-        for user in users[g]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                order.append(user)
-    if len(order) != len(groups):
-        return None
     parts: list[list[int]] = []
     current: list[int] = []
-    for g in order:
-        members = groups[g]
+    for unit in _dependencies_first(needs):
+        members = sorted(i for g in unit for i in groups[g])
         calls = any(_calls_function(nodes[i]) for i in members)
         if current and (calls or len(current) + len(members) > PART_NODES):
             parts.append(current)
@@ -114,6 +157,53 @@ def node_parts(nodes) -> list[list[int]] | None:
     if current:
         parts.append(current)
     return parts
+
+
+def _dependencies_first(needs: list[list[int]]) -> list[list[int]]:
+    """The strongly connected components of the graph ``g -> needs[g]``, each after every
+    component it needs (Tarjan's algorithm emits them in that order); iterative, since a
+    GraphDef's chains can be deeper than Python's recursion limit."""
+    order = [-1] * len(needs)  # when each was first reached
+    low = [0] * len(needs)  # the earliest reached it leads back to, while on the stack
+    on_stack = [False] * len(needs)
+    stack: list[int] = []
+    components: list[list[int]] = []
+    reached = 0
+    for root in range(len(needs)):
+        if order[root] != -1:
+            continue
+        order[root] = low[root] = reached
+        reached += 1
+        stack.append(root)
+        on_stack[root] = True
+        walk = [(root, iter(needs[root]))]
+        while walk:
+            g, deps = walk[-1]
+            for dep in deps:
+                if order[dep] == -1:
+                    order[dep] = low[dep] = reached
+                    reached += 1
+                    stack.append(dep)
+                    on_stack[dep] = True
+                    walk.append((dep, iter(needs[dep])))
+                    break
+                if on_stack[dep]:
+                    low[g] = min(low[g], order[dep])
+            else:
+                walk.pop()
+                if walk:
+                    parent = walk[-1][0]
+                    low[parent] = min(low[parent], low[g])
+                if low[g] == order[g]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack[member] = False
+                        component.append(member)
+                        if member == g:
+                            break
+                    components.append(component)
+    return components
 
 
 def _source(input_name: str) -> str:
@@ -159,10 +249,12 @@ def _import_functions(graph, library) -> None:
             c_api.TF_DeleteFunction(function)
 
 
-def _import_part(graph, graph_def, part: list[int], producer_ops) -> None:
+def _import_part(graph, graph_def, part: list[int], producer_ops, imported: dict) -> None:
     """One part's nodes, as ``tf.import_graph_def(part, input_map, name="")`` would import
-    them; that function refuses to map control inputs without a name prefix, which the
-    serving signatures' tensor names do not have."""
+    them (that function refuses to map control inputs without a name prefix, which the
+    serving signatures' tensor names do not have), but for the Python ``Operation``
+    objects. ``imported`` (name -> TF_Operation) has the earlier parts' nodes; this part's
+    are added."""
     from tensorflow.core.framework import graph_pb2
     from tensorflow.python.client import pywrap_tf_session as c_api
     from tensorflow.python.framework import c_api_util, importer
@@ -178,29 +270,34 @@ def _import_part(graph, graph_def, part: list[int], producer_ops) -> None:
     c_api.TF_ImportGraphDefOptionsSetValidateColocationConstraints(options.options, True)
     mapped = set()
     for node in piece.node:
+        if _calls_function(node):
+            node.attr["_disable_call_shape_inference"].b = True
+        c_api.TF_ImportGraphDefOptionsAddReturnOperation(options.options, node.name)
         for name in node.input:
             if name in mapped or _source(name) in own:
                 continue
             mapped.add(name)
             if name.startswith("^"):
-                op = graph.get_operation_by_name(name[1:])
                 c_api.TF_ImportGraphDefOptionsRemapControlDependency(
-                    options.options, name[1:], op._c_op
+                    options.options, name[1:], imported[name[1:]]
                 )
             else:
                 source, _, output = name.partition(":")
-                tensor = graph.get_tensor_by_name(f"{source}:{output or 0}")
                 c_api.TF_ImportGraphDefOptionsAddInputMapping(
-                    options.options, source, int(output or 0), tensor._as_tf_output()
+                    options.options,
+                    source,
+                    int(output or 0),
+                    c_api_util.tf_output(imported[source], int(output or 0)),
                 )
     buffer = c_api.TF_NewBufferFromString(piece.SerializeToString())
     with graph._mutation_lock():
         try:
             with graph._c_graph.get() as c_graph:
                 results = c_api.TF_GraphImportGraphDefWithResults(c_graph, buffer, options.options)
-            c_api_util.ScopedTFImportGraphDefResults(results)
+            scoped = c_api_util.ScopedTFImportGraphDefResults(results)
+            operations = c_api.TF_ImportGraphDefResultsReturnOperations(scoped.results)
         except Exception as exc:  # TF's InvalidArgumentError, raised as import_graph_def does
             raise ValueError(str(exc)) from exc
         finally:
             c_api.TF_DeleteBuffer(buffer)
-        importer._ProcessNewOps(graph)
+    imported.update(zip((node.name for node in piece.node), operations, strict=True))

@@ -1,6 +1,6 @@
 """A SavedModel imported in parts (service/graph_import.py) is the SavedModel TensorFlow's own
 loader gives: the same operations, the same answers, for Keras exports and for TF1-style
-SavedModels with collections, assets and tables; a graph with a cycle still loads whole."""
+SavedModels with collections, assets, tables and a saver; a TF1 loop's cycle goes in whole."""
 
 from __future__ import annotations
 
@@ -42,10 +42,33 @@ def _example_feed(signature) -> dict[str, np.ndarray]:
     return feed
 
 
+def _run(session, fetches: list[str], feed: dict) -> list[np.ndarray]:
+    """``session.run(fetches, feed)`` by tensor names, as the server runs its signatures:
+    the graph in parts has no Python ``Operation`` objects for ``Session.run`` to find."""
+    from tensorflow.core.protobuf import config_pb2
+
+    names = sorted(feed)
+    options = config_pb2.CallableOptions(feed=names, fetch=fetches)
+    return session._make_callable_from_options(options)(*[feed[name] for name in names])
+
+
+def _nodes(session) -> list[tuple[str, str, dict]]:
+    """Every node of the session's graph (the C graph, with or without Python objects):
+    name, op, and the attributes but the call shape inference switch set in parts."""
+    nodes = []
+    for node in session.graph.as_graph_def().node:
+        node.attr.pop("_disable_call_shape_inference", None)
+        attrs = {
+            key: value.SerializeToString(deterministic=True) for key, value in node.attr.items()
+        }
+        nodes.append((node.name, node.op, list(node.input), attrs))
+    return sorted(nodes, key=lambda n: n[0])
+
+
 def _assert_same(path: Path) -> None:
     (stock, stock_meta), (parts, parts_meta) = _sessions(path)
-    ops = [sorted((op.name, op.type) for op in s.graph.get_operations()) for s in (stock, parts)]
-    assert ops[0] == ops[1]
+    assert _nodes(stock) == _nodes(parts)
+    assert not parts.graph.get_operations()  # no Python Operation objects were made
     assert dict(stock_meta.signature_def) == dict(parts_meta.signature_def)
     served = [name for name in stock_meta.signature_def if not name.startswith("__")]
     assert served
@@ -53,7 +76,7 @@ def _assert_same(path: Path) -> None:
         signature = stock_meta.signature_def[name]
         feed = _example_feed(signature)
         fetches = [signature.outputs[k].name for k in sorted(signature.outputs)]
-        for want, got in zip(stock.run(fetches, feed), parts.run(fetches, feed), strict=True):
+        for want, got in zip(_run(stock, fetches, feed), _run(parts, fetches, feed), strict=True):
             np.testing.assert_array_equal(want, got)
 
 
@@ -131,20 +154,30 @@ def test_a_tf1_savedmodel_with_collections_assets_and_a_table(tmp_path):
     _assert_same(path)
     (_, _), (session, meta) = _sessions(path)
     sig = meta.signature_def["serving_default"]
-    y, ids = session.run(
+    y, ids = _run(
+        session,
         [sig.outputs["y"].name, sig.outputs["ids"].name],
-        {sig.inputs["x"].name: [1.0, 2.0], sig.inputs["words"].name: ["film", "meh"]},
+        {
+            sig.inputs["x"].name: np.array([1.0, 2.0], np.float32),
+            sig.inputs["words"].name: np.array(["film", "meh"], dtype=object),
+        },
     )
     assert y.tolist() == [3.5, 6.5] and ids.tolist() == [2, -1]
 
 
-def test_a_graph_with_a_cycle_loads_in_one_piece(tmp_path):
+def test_a_tf1_while_loop_goes_into_one_part_whole(tmp_path):
     path = tmp_path / "loop"
     _tf1_savedmodel(path, with_loop=True)
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
-    assert node_parts(saved.meta_graphs[0].graph_def.node) is None
+    nodes = saved.meta_graphs[0].graph_def.node
+    part_of = {nodes[i].name: p for p, part in enumerate(node_parts(nodes)) for i in part}
+    back_edges = [node for node in nodes if node.op == "NextIteration"]
+    assert back_edges
+    for node in back_edges:  # the Merge it feeds back into, and what it reads, go with it
+        merges = [m for m in nodes if m.op == "Merge" and any(node.name in i for i in m.input)]
+        assert merges and {part_of[m.name] for m in merges} == {part_of[node.name]}
     _assert_same(path)
 
 
@@ -175,3 +208,25 @@ def test_parts_follow_the_inputs_keep_colocated_nodes_and_isolate_calls():
     for node in nodes:
         for src in node.input:
             assert position[src.lstrip("^").split(":")[0]] <= position[node.name]
+
+
+def test_a_cycle_through_a_colocation_group_goes_into_one_part(monkeypatch):
+    monkeypatch.setattr("service.graph_import.PART_NODES", 1)  # else all six fit in one
+    # A TF1 saver: control_dependency is colocated with the filename SaveV2 reads, and
+    # waits for SaveV2; neither group can go first, so the three go in together.
+    nodes = [
+        _node("prefix"),
+        _node("filename", "prefix"),
+        _node("save", "filename"),
+        _node("control_dependency", "filename", "^save", colocate="filename"),
+        _node("restore", "prefix"),
+        _node("after", "control_dependency"),
+    ]
+    parts = node_parts(nodes)
+    part_of = {nodes[i].name: p for p, part in enumerate(parts) for i in part}
+    assert part_of["filename"] == part_of["save"] == part_of["control_dependency"]
+    assert len(parts) == 4  # prefix, the cycle, then restore and after (either order)
+    assert sorted(i for part in parts for i in part) == list(range(len(nodes)))
+    for node in nodes:
+        for src in node.input:
+            assert part_of[src.lstrip("^").split(":")[0]] <= part_of[node.name]
