@@ -8,7 +8,8 @@ model costs the others' p99 (tests/test_isolation.py). Here the same MetaGraph g
 graph in pieces, with the GIL free between them:
 
 - the function library, one ``FunctionDef`` per call (0.1-0.5 ms each);
-- the nodes in topological order, in parts of at most ``PART_NODES``, each colocation group
+- the nodes in topological order, in parts of at most ``PART_NODES`` and ``PART_BYTES``
+  (but for a single node or group that is bigger), each colocation group
   and each cycle whole (the importer checks a node's ``loc:@`` against the nodes it already
   has, and resolves back edges only within one GraphDef), and each node that calls a
   function alone.
@@ -44,6 +45,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PART_NODES = 24  # ~0.5-1 ms of import per part on this machine's cores
+# and at most this much GraphDef: the full sentiment model's vocabulary is two Consts of
+# 156 and 178 KB, 4-5 ms of import each; in one part with 22 other nodes, 5-6 ms
+PART_BYTES = 64 * 1024
 
 _COLOCATION_PREFIX = b"loc:@"
 
@@ -144,16 +148,21 @@ def node_parts(nodes) -> list[list[int]]:
     ]
     parts: list[list[int]] = []
     current: list[int] = []
+    current_bytes = 0
     for unit in _dependencies_first(needs):
         members = sorted(i for g in unit for i in groups[g])
         calls = any(_calls_function(nodes[i]) for i in members)
-        if current and (calls or len(current) + len(members) > PART_NODES):
+        size = sum(nodes[i].ByteSize() for i in members)
+        if current and (
+            calls or len(current) + len(members) > PART_NODES or current_bytes + size > PART_BYTES
+        ):
             parts.append(current)
-            current = []
+            current, current_bytes = [], 0
         current.extend(members)
+        current_bytes += size
         if calls:
             parts.append(current)
-            current = []
+            current, current_bytes = [], 0
     if current:
         parts.append(current)
     return parts

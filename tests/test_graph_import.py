@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.graph_import import PART_NODES, load_saved_model, node_parts
+from service.graph_import import PART_BYTES, PART_NODES, load_saved_model, node_parts
 
 
 def _sessions(path: Path):
@@ -230,3 +230,11 @@ def test_a_cycle_through_a_colocation_group_goes_into_one_part(monkeypatch):
     for node in nodes:
         for src in node.input:
             assert part_of[src.lstrip("^").split(":")[0]] <= part_of[node.name]
+
+
+def test_big_nodes_go_into_parts_of_their_own():
+    nodes = [_node("small"), _node("vocabulary"), _node("values"), _node("table", "vocabulary")]
+    for big in nodes[1:3]:
+        big.attr["value"].s = b"w" * (PART_BYTES * 2 // 3)  # one fits a part, two do not
+    names = [[nodes[i].name for i in part] for part in node_parts(nodes)]
+    assert names == [["small", "vocabulary"], ["values", "table"]]
