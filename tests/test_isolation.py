@@ -18,9 +18,9 @@ from tests.traffic import Traffic, percentile, publish, rss_kib, worker_pids
 
 PHASE_S = 5.0  # one window without reloads or with them; windows alternate to share noise
 ROUNDS = 3
-# The goal is 1.5x; measured 1.4-1.7x on 2 cores (README, Reliability), so asserting it
-# would fail on noise alone. What this bound catches is a stall: a full collection after
-# each load, GIL held, made it 21x (398 ms).
+# The goal is 1.5x, measured here at 1.0-1.4x on 2 cores (README, Reliability). A timing
+# target is the measurement's to show, not a unit test's to assert on a noisy machine; what
+# this bound catches is a stall: a full collection after each load, GIL held, made it 21x.
 P99_RATIO_LIMIT = 4.0
 
 
