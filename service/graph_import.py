@@ -88,12 +88,15 @@ def load_saved_model(session, path: Path, tags: Sequence[str]):
 
 
 def _restore_variables(session, meta_graph, path: Path) -> None:
-    """Run the saver's restore op on the version's checkpoint, as TF's C++ loader does: not
-    at all when the SavedModel has no saver or no variables."""
+    """Run the saver's restore op on the version's checkpoint. As in TF's Python loader, a
+    SavedModel with a saver must have its checkpoint: a version whose variables are still
+    being copied fails here, naming the file, not later with an uninitialised variable."""
     saver = meta_graph.saver_def
-    prefix = path / "variables" / "variables"
-    if not saver.restore_op_name or not prefix.with_suffix(".index").exists():
+    if not saver.restore_op_name:  # no saver: a graph without variables
         return
+    prefix = path / "variables" / "variables"
+    if not prefix.with_suffix(".index").is_file():
+        raise ValueError(f"the SavedModel's checkpoint is missing: {prefix}.index")
     _run(session, feeds={saver.filename_tensor_name: str(prefix)}, targets=[saver.restore_op_name])
 
 

@@ -238,3 +238,17 @@ def test_big_nodes_go_into_parts_of_their_own():
         big.attr["value"].s = b"w" * (PART_BYTES * 2 // 3)  # one fits a part, two do not
     names = [[nodes[i].name for i in part] for part in node_parts(nodes)]
     assert names == [["small", "vocabulary"], ["values", "table"]]
+
+
+def test_a_version_without_its_checkpoint_fails_naming_it(tiny_models, tmp_path):
+    import shutil
+
+    import tensorflow as tf
+
+    path = tmp_path / "half"
+    shutil.copytree(tiny_models / "digits" / "1", path)
+    shutil.rmtree(path / "variables")  # files still arriving
+    graph = tf.Graph()
+    with graph.as_default(), pytest.raises(ValueError, match="checkpoint is missing") as error:
+        load_saved_model(tf.compat.v1.Session(graph=graph), path, ["serve"])
+    assert str(path / "variables" / "variables.index") in str(error.value)
